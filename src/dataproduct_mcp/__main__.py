@@ -1,0 +1,3 @@
+from dataproduct_mcp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""Configuration from ``DPMCP_*`` environment variables (contract §2), validated at start.
+
+Every setting is documented in ``docs/configuration.md`` (a test keeps the two in step).
+A wrong value is a :class:`ConfigError` listing one line per problem; the CLI prints those
+lines and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+ENV_PREFIX = "DPMCP_"
+NAMESPACE_PATTERN = r"^[a-z0-9]+(?:[.][a-z0-9]+)*$"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("dataproduct-mcp", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """All settings; the environment variable is ``DPMCP_`` + the upper-cased field name."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Where the SQLite database lives.")
+    database_url: str | None = Field(
+        None, description="Database URL; unset = SQLite in DATA_DIR. `sqlite:///path` or `postgresql://...`."
+    )
+    allowed_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="os.pathsep-separated directories file tools may read; default: cwd and DATA_DIR.",
+    )
+    http_host: str = Field("127.0.0.1", description="Host of the HTTP side.")
+    http_port: int = Field(0, ge=0, le=65535, description="Port of the HTTP side; 0 = ephemeral.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    cache_max_bytes: int = Field(64 * 1024 * 1024, ge=0, description="Byte bound of the validation cache.")
+    max_result_bytes: int = Field(64 * 1024, ge=4096, le=16 * 1024 * 1024, description="Cap of one tool result.")
+    ord_namespace: str = Field("customer.dpmcp", pattern=NAMESPACE_PATTERN, max_length=64)
+    ord_registry_url: str | None = Field(None, pattern=r"^https?://")
+    ord_registry_token: str | None = None
+    breaker_failure_threshold: int = Field(5, ge=1, le=1000)
+    breaker_reset_seconds: float = Field(30.0, gt=0, le=86400)
+    auth_tokens_file: Path | None = None
+    sentry_dsn: str | None = None
+    tenant: str = Field("local", pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", description="Tenant under stdio.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("allowed_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("expected sqlite:///PATH or postgresql://...")
+        return value
+
+    @model_validator(mode="after")
+    def _roots_exist(self) -> Settings:
+        for root in self.allowed_roots:
+            if not root.expanduser().is_dir():
+                raise ValueError(f"allowed root {str(root)!r} is not an existing directory")
+        return self
+
+    @property
+    def effective_allowed_roots(self) -> list[Path]:
+        roots = self.allowed_roots or [Path.cwd(), self.data_dir]
+        return [Path(os.path.realpath(r.expanduser())) for r in roots]
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file: from ``sqlite:///relative`` / ``sqlite:////absolute``, else DATA_DIR."""
+        if self.database_url and self.database_url.startswith("sqlite:///"):
+            return Path(self.database_url.removeprefix("sqlite:///")).expanduser()
+        return self.data_dir.expanduser() / "dataproduct.sqlite3"
+
+    @property
+    def backend(self) -> Literal["sqlite", "postgresql"]:
+        if self.database_url and self.database_url.startswith(("postgresql://", "postgres://")):
+            return "postgresql"
+        return "sqlite"
+
+
+class ConfigError(Exception):
+    """Invalid configuration; ``problems`` has one human line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (overrides win) or raise :class:`ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ENV_PREFIX + ".".join(str(p) for p in err["loc"]).upper() if err["loc"] else "configuration"
+            raw = os.environ.get(name) if err["loc"] else None
+            shown = f"={raw!r}" if raw is not None else ""
+            problems.append(f"{name}{shown}: {err['msg']}")
+        raise ConfigError(problems) from None

@@ -1,0 +1,76 @@
+"""Validation findings and reports (contract §6). Findings are data, not exceptions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ColumnInfo", "Finding", "FindingCode", "Report"]
+
+
+class FindingCode(StrEnum):
+    """Finding codes; frictionless names where they fit."""
+
+    encoding_error = "encoding-error"
+    format_error = "format-error"
+    blank_header = "blank-header"
+    duplicate_label = "duplicate-label"
+    missing_label = "missing-label"
+    extra_label = "extra-label"
+    extra_cell = "extra-cell"
+    missing_cell = "missing-cell"
+    blank_row = "blank-row"
+    type_error = "type-error"
+    constraint_error = "constraint-error"
+    unique_error = "unique-error"
+    schema_mismatch = "schema-mismatch"
+    checksum_error = "checksum-error"
+    empty_file = "empty-file"
+
+
+class Finding(BaseModel):
+    """One problem, with where it is. ``row`` is the 1-based data record (header not counted),
+    ``line`` the 1-based physical line, ``byte_offset`` 0-based; each is set where known."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: FindingCode
+    message: str
+    row: int | None = None
+    line: int | None = None
+    byte_offset: int | None = None
+    column: int | None = Field(None, description="1-based column position")
+    column_name: str | None = None
+    value: str | None = Field(None, description="The offending value, shortened to 200 characters")
+
+
+class ColumnInfo(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    type: str
+    nullable: bool
+
+
+class Report(BaseModel):
+    """The result of validating one file."""
+
+    valid: bool
+    path: str
+    format: str
+    media_type: str
+    bytes: int
+    sha256: str
+    rows: int
+    columns: list[ColumnInfo] = []
+    errors: list[Finding] = []
+    warnings: list[Finding] = []
+    error_count: int = Field(0, description="True total of errors, even when `errors` is truncated")
+    warning_count: int = 0
+    truncated: bool = Field(False, description="More errors were found than max_errors; see error_count")
+    checks: list[str] = []
+    elapsed_ms: float = 0.0
+    cached: bool = False
+    extra: dict[str, Any] = Field(default_factory=dict, description="Format-specific facts (row groups, sheets...)")
