@@ -1,0 +1,1 @@
+"""File validators: one module per format, one registry (see ``base.py`` for the contract)."""

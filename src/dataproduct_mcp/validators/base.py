@@ -1,0 +1,203 @@
+"""The contract between the validation service and the per-format validators.
+
+A format validator is a module in this package exposing one :class:`FormatValidator`
+instance, registered in :mod:`dataproduct_mcp.validators.registry`. Validators are
+synchronous and blocking (the service runs them in a worker thread); they read the file
+they are handed through :class:`Source` in bounded chunks/batches, report problems as
+findings on the :class:`ValidationContext` (findings are data, not exceptions), and
+return a :class:`FormatResult`. They raise only when they cannot continue at all, and
+the registry turns even that into a ``format-error`` finding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from dataproduct_mcp.domain.schema import TableSchema
+from dataproduct_mcp.domain.validation import ColumnInfo, Finding, FindingCode
+
+__all__ = [
+    "Cancelled",
+    "FindingCollector",
+    "FormatResult",
+    "FormatValidator",
+    "Source",
+    "TimeBudgetExceeded",
+    "ValidationContext",
+    "ValidationOptions",
+]
+
+MAX_VALUE_CHARS = 200
+
+
+class Cancelled(Exception):
+    """Raised by :meth:`ValidationContext.checkpoint` when the caller cancelled the work."""
+
+
+class TimeBudgetExceeded(Exception):
+    """Raised by :meth:`ValidationContext.checkpoint` when the per-file time budget is spent."""
+
+
+@dataclass(frozen=True)
+class ValidationOptions:
+    format: str | None = None
+    schema: TableSchema | None = None
+    max_errors: int = 100
+    max_warnings: int = 100
+    encoding: str = "utf-8"  # strict; other encodings only when asked
+    time_budget_s: float = 600.0
+    max_line_bytes: int = 16 * 1024 * 1024  # one line / field / cell bigger than this is a finding
+    max_uncompressed_bytes: int = 8 * 1024 * 1024 * 1024  # bound for gzip / xlsx (zip-bomb guard)
+
+    def cache_key(self) -> tuple[Any, ...]:
+        schema = self.schema.model_dump_json() if self.schema is not None else None
+        return (self.format, schema, self.max_errors, self.encoding)
+
+
+class FindingCollector:
+    """Keeps the first ``max_errors`` errors and counts every one (``error_count`` is the true total)."""
+
+    def __init__(self, max_errors: int = 100, max_warnings: int = 100) -> None:
+        self.max_errors = max_errors
+        self.max_warnings = max_warnings
+        self.errors: list[Finding] = []
+        self.warnings: list[Finding] = []
+        self.error_count = 0
+        self.warning_count = 0
+
+    @property
+    def truncated(self) -> bool:
+        return self.error_count > len(self.errors)
+
+    @staticmethod
+    def _make(code: FindingCode | str, message: str, value: Any, **where: Any) -> Finding:
+        if value is not None:
+            value = str(value)
+            if len(value) > MAX_VALUE_CHARS:
+                value = value[: MAX_VALUE_CHARS - 1] + "…"
+        return Finding(code=FindingCode(code), message=message, value=value, **where)
+
+    def error(self, code: FindingCode | str, message: str, *, value: Any = None, **where: Any) -> None:
+        self.error_count += 1
+        if len(self.errors) < self.max_errors:
+            self.errors.append(self._make(code, message, value, **where))
+
+    def warning(self, code: FindingCode | str, message: str, *, value: Any = None, **where: Any) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < self.max_warnings:
+            self.warnings.append(self._make(code, message, value, **where))
+
+
+@dataclass
+class ValidationContext:
+    """What a validator gets besides the bytes: options, the finding sink, progress and cancellation."""
+
+    options: ValidationOptions
+    findings: FindingCollector
+    total_bytes: int = 0
+    progress: Callable[[int, int], None] | None = None  # (bytes_done, total_bytes)
+    is_cancelled: Callable[[], bool] = lambda: False
+    started: float = field(default_factory=time.monotonic)
+    checks: list[str] = field(default_factory=list)
+
+    def checkpoint(self, bytes_done: int) -> None:
+        """Call between chunks/batches: reports progress, honours cancellation and the time budget."""
+        if self.progress is not None:
+            self.progress(bytes_done, self.total_bytes)
+        if self.is_cancelled():
+            raise Cancelled()
+        if time.monotonic() - self.started > self.options.time_budget_s:
+            raise TimeBudgetExceeded()
+
+    def check(self, name: str) -> None:
+        """Record that a check was performed (reported in ``Report.checks``)."""
+        if name not in self.checks:
+            self.checks.append(name)
+
+
+@dataclass
+class FormatResult:
+    rows: int = 0
+    columns: list[ColumnInfo] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Source:
+    """The file being validated. Validators read through it so that the sha256 and byte count
+    are computed on the same pass: use :meth:`open` for a hashing stream, or, for formats whose
+    reader needs the path (pyarrow, fastavro, openpyxl), read via ``path`` and let the caller
+    hash separately (``hashed`` stays False)."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
+        self.size = size
+        self._hasher = hashlib.sha256()
+        self.hashed = False
+        self.bytes_read = 0
+
+    def open(self) -> BinaryIO:
+        """A binary stream that updates the sha256 as it is read (read it to the end once)."""
+        self.hashed = True
+        return _HashingReader(open(self.path, "rb"), self)  # noqa: SIM115 - closed by the caller
+
+    def sha256_hex(self) -> str:
+        return self._hasher.hexdigest()
+
+
+class _HashingReader:
+    def __init__(self, raw: BinaryIO, source: Source) -> None:
+        self._raw = raw
+        self._source = source
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self._source._hasher.update(data)
+        self._source.bytes_read += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)
+        if n:
+            self._source._hasher.update(memoryview(buffer)[:n])
+            self._source.bytes_read += n
+        return n or 0
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
+    def __enter__(self) -> _HashingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FormatValidator(Protocol):
+    """One file format."""
+
+    name: str  # "csv", "tsv", "json", "jsonl", "parquet", "arrow", "xlsx", "avro", "xml"
+    title: str
+    extensions: tuple[str, ...]  # without dots, lower case, e.g. ("csv",)
+    media_type: str  # IANA media type
+    checks: tuple[str, ...]  # names of the checks it can perform (for list_file_formats)
+    binary: bool  # False for text formats (gzip wrapping applies to those)
+
+    def sniff(self, head: bytes) -> bool:
+        """True if the first bytes (up to 8 KiB) look like this format (magic bytes)."""
+        ...
+
+    def validate(self, source: Source, ctx: ValidationContext) -> FormatResult:
+        """Validate the whole file, report findings on ``ctx.findings``."""
+        ...
