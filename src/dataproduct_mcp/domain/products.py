@@ -100,9 +100,12 @@ class FileRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: Annotated[str, Field(min_length=1, max_length=4096, description="Path of the file (inside the allowed roots).")]
+    path: Annotated[
+        str, Field(min_length=1, max_length=4096, description="Path of the file (inside the allowed roots).")
+    ]
     format: Annotated[
-        str | None, Field(max_length=32, description="Format name (see list_file_formats); detected if omitted.")
+        str | None,
+        Field(max_length=32, description="Format name (see list_file_formats); detected if omitted."),
     ] = None
     description: Annotated[str | None, Field(max_length=4000)] = None
 
@@ -146,10 +149,10 @@ class _ProductBody(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     title: Text255 | None = None
-    short_description: Annotated[
-        str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
-    ] = None
-    description: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=65536)] = None
+    short_description: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] = (
+        None
+    )
+    description: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=16384)] = None
     version: Annotated[str | None, Field(pattern=SEMVER_PATTERN, max_length=128)] = None
     owner: Text255 | None = None
     type: ProductType | None = None
@@ -165,7 +168,7 @@ class _ProductBody(BaseModel):
     temporal: Temporal | None = None
     spatial: Annotated[str | None, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)] = None
     homepage: AnyHttpUrl | None = None
-    files: Annotated[list[FileRef] | None, Field(max_length=1000)] = None
+    files: Annotated[list[FileRef] | None, Field(max_length=200)] = None
     schema_: Annotated[TableSchema | None, Field(alias="schema")] = None
     input_ports: Annotated[list[Text255] | None, Field(max_length=100)] = None
     labels: Annotated[dict[str, list[Tag]] | None, Field(max_length=64)] = None
@@ -204,7 +207,7 @@ class DataProductFields(_ProductBody):
     tags: Annotated[list[Tag], Field(max_length=64)] = []
     keywords: Annotated[list[Tag], Field(max_length=64)] = []
     contributors: Annotated[list[Text255], Field(max_length=100)] = []
-    files: Annotated[list[FileRef], Field(max_length=1000)] = []
+    files: Annotated[list[FileRef], Field(max_length=200)] = []
     input_ports: Annotated[list[Text255], Field(max_length=100)] = []
     labels: Annotated[dict[str, list[Tag]], Field(max_length=64)] = {}
 

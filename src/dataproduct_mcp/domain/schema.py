@@ -31,7 +31,9 @@ class ColumnSpec(BaseModel):
     unique: bool = Field(False, description="No two rows may share a value.")
     minimum: float | str | None = Field(None, description="Inclusive minimum (number, or ISO date/datetime).")
     maximum: float | str | None = Field(None, description="Inclusive maximum (number, or ISO date/datetime).")
-    pattern: Annotated[str | None, Field(max_length=1000, description="Regular expression a value must fully match.")] = None
+    pattern: Annotated[
+        str | None, Field(max_length=1000, description="Regular expression a value must fully match.")
+    ] = None
     enum: Annotated[list[Any] | None, Field(max_length=1000, description="Allowed values.")] = None
     min_length: Annotated[int | None, Field(ge=0, description="Minimum string length.")] = None
     max_length: Annotated[int | None, Field(ge=0, description="Maximum string length.")] = None

@@ -1,0 +1,90 @@
+"""``build_server(app) -> MCPServer``: the MCP tool layer over one Application.
+
+Every tool call runs in a request scope (trace id, tenant); every failure leaves through
+one boundary (:mod:`dataproduct_mcp.server.errors`) as the structured error of contract §4.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, ToolAnnotations
+
+from dataproduct_mcp import __version__
+from dataproduct_mcp.app import Application
+from dataproduct_mcp.context import request_scope
+from dataproduct_mcp.logs import get_logger
+from dataproduct_mcp.server.errors import error_result, log_failure, map_exception
+
+__all__ = ["DataProductServer", "annotations", "build_server"]
+
+log = get_logger(__name__)
+
+INSTRUCTIONS = """\
+dataproduct-mcp manages data products: register one (register_data_product), find them \
+(list_data_products, get_data_product), change them (update_data_product with expected_revision), \
+validate their files (validate_file, validate_data_product), describe them in Dublin Core \
+(map_dublin_core) and publish them to an ORD registry (get_ord_document, publish_to_ord). \
+Failures are JSON objects {"error": {"code", "message", "suggestion", "trace_id"}}; codes are stable."""
+
+
+def annotations(
+    title: str, *, read_only: bool, destructive: bool = False, idempotent: bool, open_world: bool = False
+) -> ToolAnnotations:
+    """The four hints, set explicitly for every tool (one helper, so none is forgotten)."""
+    return ToolAnnotations(
+        title=title,
+        read_only_hint=read_only,
+        destructive_hint=destructive,
+        idempotent_hint=idempotent,
+        open_world_hint=open_world,
+    )
+
+
+class DataProductServer(MCPServer[Any]):
+    """MCPServer whose tool calls run in a request scope and fail only with structured errors."""
+
+    def __init__(self, app: Application, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+
+    def tenant_for_request(self) -> str:
+        token = get_access_token()
+        if token is not None and token.client_id:
+            return token.client_id
+        return self.app.default_tenant()
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        with request_scope(tenant=self.tenant_for_request()) as trace_id:
+            started = time.perf_counter()
+            try:
+                result = await super().call_tool(name, arguments, context)
+            except Exception as exc:  # the one boundary: everything becomes a structured error
+                err = map_exception(exc, name)
+                log_failure(exc, err, name)
+                return error_result(err, trace_id)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if isinstance(result, CallToolResult) and result.is_error:
+                log.info("tool %s returned an error in %.1f ms", name, elapsed_ms)
+            else:
+                log.debug("tool %s ok in %.1f ms", name, elapsed_ms)
+            return result
+
+
+def build_server(app: Application) -> DataProductServer:
+    from dataproduct_mcp.server import tools_products, tools_status
+
+    server = DataProductServer(
+        app,
+        name="dataproduct-mcp",
+        title="Data products",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        log_level=app.settings.log_level,
+    )
+    tools_products.register(server, app)
+    tools_status.register(server, app)
+    return server

@@ -1,0 +1,50 @@
+"""The HTTP side (contract §11): probes now; ORD, metrics and WebSocket routes plug in here."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from dataproduct_mcp import __version__
+from dataproduct_mcp.app import Application
+from dataproduct_mcp.services.status import component_health
+
+__all__ = ["http_routes"]
+
+
+def http_routes(app: Application) -> list[BaseRoute]:
+    async def alive(_: Request) -> Response:
+        """Liveness: the process answers (no dependency checks, so a slow database never kills it)."""
+        return JSONResponse({"status": "ok"})
+
+    async def ready(_: Request) -> Response:
+        """Readiness: every required component is ok."""
+        components = await component_health(app)
+        ok = all(c["status"] in ("ok", "disabled") for c in components.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
+
+    async def startup(_: Request) -> Response:
+        """Startup: the application finished starting."""
+        started = app.started
+        return JSONResponse({"status": "ok" if started else "starting"}, status_code=200 if started else 503)
+
+    async def health(_: Request) -> Response:
+        components = await component_health(app)
+        worst = "ok"
+        for c in components.values():
+            if c["status"] == "down":
+                worst = "down"
+            elif c["status"] == "degraded" and worst == "ok":
+                worst = "degraded"
+        return JSONResponse(
+            {"status": worst, "version": __version__, "components": components},
+            status_code=503 if worst == "down" else 200,
+        )
+
+    return [
+        Route("/alive", alive, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        Route("/startup", startup, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+    ]

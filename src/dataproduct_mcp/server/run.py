@@ -1,0 +1,104 @@
+"""Running the server: MCP over stdio (with the HTTP side on loopback) or over Streamable HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+
+from dataproduct_mcp.app import Application
+from dataproduct_mcp.logs import get_logger
+from dataproduct_mcp.server.builder import build_server
+from dataproduct_mcp.server.http import http_routes
+
+__all__ = ["serve_http", "serve_stdio"]
+
+log = get_logger(__name__)
+
+
+def _uvicorn(asgi: Starlette, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(
+        asgi,
+        host=host,
+        port=port,
+        log_config=None,  # our stderr logging, never stdout
+        access_log=False,
+        lifespan="on",
+        ws="none",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own signals
+    return server
+
+
+async def _bound_url(server: uvicorn.Server, host: str) -> str:
+    with anyio.fail_after(10):
+        while not server.started:
+            await anyio.sleep(0.01)
+    sock = server.servers[0].sockets[0]
+    port = sock.getsockname()[1]
+    return f"http://{host}:{port}"
+
+
+@contextlib.asynccontextmanager
+async def _on_signal(stop: Callable[[], None]) -> AsyncIterator[None]:
+    """Call ``stop`` on SIGTERM/SIGINT while the block runs."""
+
+    async def watch() -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                log.info("received %s, shutting down", signal.Signals(signum).name)
+                stop()
+                return
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        try:
+            yield
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def serve_stdio(app: Application) -> None:
+    """MCP over stdin/stdout; the HTTP side listens on DPMCP_HTTP_HOST:DPMCP_HTTP_PORT (0 = ephemeral)."""
+    app.transport = "stdio"
+    mcp = build_server(app)
+    http = _uvicorn(Starlette(routes=http_routes(app)), app.settings.http_host, app.settings.http_port)
+    async with app:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(http.serve)
+            app.http_url = await _bound_url(http, app.settings.http_host)
+            app.started = True
+            log.info("MCP on stdio; HTTP side on %s", app.http_url)
+            with anyio.CancelScope() as stdio_scope:
+                async with _on_signal(stdio_scope.cancel):
+                    await mcp.run_stdio_async()  # returns when stdin closes
+                    log.info("stdin closed, shutting down")
+            http.should_exit = True
+
+
+async def serve_http(app: Application, host: str, port: int) -> None:
+    """MCP over Streamable HTTP at /mcp, the HTTP side on the same port."""
+    app.transport = "streamable-http"
+    mcp = build_server(app)
+    asgi = mcp.streamable_http_app(streamable_http_path="/mcp", host=host)
+    for route in http_routes(app):
+        asgi.router.routes.append(route)
+    http = _uvicorn(asgi, host, port)
+
+    def stop() -> None:
+        http.should_exit = True
+
+    async with app:
+        async with _on_signal(stop), anyio.create_task_group() as tg:
+            tg.start_soon(http.serve)
+            app.http_url = await _bound_url(http, host)
+            app.started = True
+            # A fixed announcement on stderr (scripts and tests read the bound port from it).
+            print(f"dataproduct-mcp listening on {app.http_url}/mcp", file=sys.stderr, flush=True)

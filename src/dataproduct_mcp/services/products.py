@@ -1,0 +1,264 @@
+"""Data product use cases: register (idempotent), get, list/search, update (optimistic), delete (soft)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from dataproduct_mcp.domain.products import (
+    DataProduct,
+    DataProductFields,
+    DataProductPatch,
+    ProductStatus,
+    content_hash,
+    ord_id_for,
+    semver_key,
+)
+from dataproduct_mcp.errors import AlreadyExists, InvalidArgument, TooLarge
+from dataproduct_mcp.logs import get_logger
+from dataproduct_mcp.persistence.base import ProductFilter, Store
+from dataproduct_mcp.services.paging import CursorCodec
+
+__all__ = ["ListResult", "ProductService", "invalid_argument_from"]
+
+log = get_logger(__name__)
+
+MAX_PAGE = 100
+MAX_PRODUCT_BYTES = 32 * 1024  # one product always fits in one tool result
+
+
+_PATTERN_HINTS = {
+    "version": "a SemVer 2.0.0 version such as 1.2.3 or 2.0.0-beta.1",
+    "name": "letters, digits, '.', '_' and '-' only (an ORD resource name), e.g. sales-orders",
+    "language": "a BCP 47 language tag such as en or de-CH",
+}
+
+
+def _problem(err: Any) -> str:
+    if err.get("type") == "string_pattern_mismatch":
+        last = str(err["loc"][-1]) if err["loc"] else ""
+        return f"must be {_PATTERN_HINTS.get(last, 'in the documented format')}"
+    return str(err["msg"])
+
+
+def invalid_argument_from(exc: ValidationError, prefix: str = "") -> InvalidArgument:
+    """A pydantic ValidationError as ``invalid-argument`` naming the first offending field
+    (and listing up to 20 problems)."""
+    errors = exc.errors()
+    problems = [
+        {
+            "field": ".".join(filter(None, [prefix, *(str(p) for p in e["loc"])])) or "arguments",
+            "problem": _problem(e),
+        }
+        for e in errors[:20]
+    ]
+    first = problems[0]
+    field = first["field"] if first["field"] != "arguments" else None
+    return InvalidArgument(f"{first['field']}: {first['problem']}", field=field, problems=problems)
+
+
+@dataclass(frozen=True)
+class ListResult:
+    items: list[DataProduct]
+    next_cursor: str | None
+    total: int
+
+
+class ProductService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        namespace: str,
+        cursor_secret: bytes,
+        max_result_bytes: int = 64 * 1024,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.namespace = namespace
+        self.cursors = CursorCodec(cursor_secret)
+        self.clock = clock
+        self.max_result_bytes = max_result_bytes
+
+    @staticmethod
+    def _check_size(product: DataProduct) -> None:
+        size = len(product.model_dump_json(by_alias=True).encode())
+        if size > MAX_PRODUCT_BYTES:
+            raise TooLarge(
+                f"the data product would be {size} bytes as JSON; the limit is {MAX_PRODUCT_BYTES}",
+                size=size,
+                limit=MAX_PRODUCT_BYTES,
+                suggestion="Shorten the description or move long lists (files, labels) into fewer entries.",
+            )
+
+    async def register(self, tenant: str, arguments: Mapping[str, Any]) -> tuple[DataProduct, bool]:
+        """Create a draft product; the same identity and content again returns the existing one
+        (``created`` False); the same identity with other content is ``already-exists``."""
+        try:
+            fields = DataProductFields.model_validate(dict(arguments))
+        except ValidationError as exc:
+            raise invalid_argument_from(exc) from exc
+        ord_id = ord_id_for(self.namespace, fields.name, fields.version)
+        digest = content_hash(fields)
+        existing = await self.store.find_live_identity(tenant, ord_id)
+        if existing is not None:
+            return self._same_or_conflict(existing, digest, ord_id)
+        now = self.clock()
+        product = DataProduct(
+            **fields.model_dump(by_alias=True),
+            id=str(uuid.uuid4()),
+            ord_id=ord_id,
+            tenant=tenant,
+            namespace=self.namespace,
+            revision=1,
+            status=ProductStatus.draft,
+            created_at=now,
+            updated_at=now,
+        )
+        self._check_size(product)
+        try:
+            await self.store.insert_product(product, digest)
+        except AlreadyExists:
+            # A concurrent register of the same identity won the race: same rules apply.
+            existing = await self.store.find_live_identity(tenant, ord_id)
+            if existing is None:
+                raise
+            return self._same_or_conflict(existing, digest, ord_id)
+        log.info("registered data product %s (%s)", product.id, ord_id)
+        return product, True
+
+    @staticmethod
+    def _same_or_conflict(existing: tuple[DataProduct, str], digest: str, ord_id: str) -> tuple[DataProduct, bool]:
+        product, stored_digest = existing
+        if stored_digest == digest:
+            return product, False
+        raise AlreadyExists(
+            f"data product {ord_id} already exists with different content",
+            id=product.id,
+            ord_id=ord_id,
+            suggestion=(
+                "Use update_data_product with id and expected_revision to change it, "
+                "or choose another name or major version."
+            ),
+        )
+
+    async def get(self, tenant: str, *, product_id: str | None = None, ord_id: str | None = None) -> DataProduct:
+        if (product_id is None) == (ord_id is None):
+            raise InvalidArgument("give exactly one of id or ord_id", field="id")
+        if product_id is not None:
+            return await self.store.get_product(tenant, product_id)
+        assert ord_id is not None
+        return await self.store.get_product_by_ord_id(tenant, ord_id)
+
+    async def list(
+        self,
+        tenant: str,
+        *,
+        query: str | None = None,
+        tags: list[str] | None = None,
+        status: ProductStatus | None = None,
+        owner: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> ListResult:
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_PAGE}", field="limit")
+        flt = ProductFilter(
+            query=(query or "").strip() or None,
+            tags=tuple(sorted(set(tags or []))),
+            status=status,
+            owner=owner,
+        )
+        key = {"q": flt.query, "t": flt.tags, "s": flt.status, "o": flt.owner}
+        after = self.cursors.decode(cursor, key) if cursor else None
+        page = await self.store.list_products(tenant, flt, limit, after)
+        items, next_after = page.items, page.next_after
+        # Never exceed the result budget: end the page early and let the cursor resume there.
+        budget = self.max_result_bytes - 1024
+        used = 0
+        for i, item in enumerate(items):
+            used += len(item.model_dump_json(by_alias=True).encode()) + 2
+            if used > budget and i > 0:
+                items, next_after = items[:i], page.positions[i - 1]
+                break
+        next_cursor = self.cursors.encode(next_after, key) if next_after is not None else None
+        return ListResult(items=items, next_cursor=next_cursor, total=page.total)
+
+    async def update(
+        self, tenant: str, product_id: str, patch: Mapping[str, Any], expected_revision: int
+    ) -> DataProduct:
+        try:
+            parsed = DataProductPatch.model_validate(dict(patch))
+        except ValidationError as exc:
+            raise invalid_argument_from(exc, "patch") from exc
+        if not parsed.model_fields_set:
+            raise InvalidArgument("patch is empty: name at least one field to change", field="patch")
+        current = await self.store.get_product(tenant, product_id)
+        changes = parsed.model_dump(by_alias=True, include=parsed.model_fields_set)
+        if "name" in changes and changes["name"] != current.name:
+            raise InvalidArgument(
+                "name is part of the product's identity and cannot change",
+                field="patch.name",
+                suggestion="Register a new data product under the new name and delete this one.",
+            )
+        merged = current.fields().model_dump(by_alias=True)
+        for key, value in changes.items():
+            default = DataProductFields.model_fields[key if key != "schema" else "schema_"].get_default(
+                call_default_factory=True
+            )
+            merged[key] = default if value is None else value
+        try:
+            fields = DataProductFields.model_validate(merged)
+        except ValidationError as exc:
+            raise invalid_argument_from(exc, "patch") from exc
+        self._check_version_step(current.version, fields.version)
+        product = current.model_copy(
+            update={
+                **{k: getattr(fields, k) for k in DataProductFields.model_fields},
+                "revision": current.revision + 1,
+                "updated_at": self.clock(),
+            }
+        )
+        self._check_size(product)
+        await self.store.replace_product(product, expected_revision, content_hash(fields))
+        log.info("updated data product %s to revision %d", product.id, product.revision)
+        return product
+
+    @staticmethod
+    def _check_version_step(old: str, new: str) -> None:
+        if old == new:
+            return
+        old_key, new_key = semver_key(old), semver_key(new)
+        if new_key[0] != old_key[0]:
+            raise InvalidArgument(
+                f"version {new} changes the major version of {old}",
+                field="patch.version",
+                suggestion="A new major version is a new ORD resource: register it as a new data product.",
+            )
+        if new_key < old_key:
+            raise InvalidArgument(
+                f"version {new} is lower than the current {old}",
+                field="patch.version",
+                suggestion="Versions only move forward (SemVer precedence).",
+            )
+
+    async def delete(self, tenant: str, product_id: str, expected_revision: int | None = None) -> DataProduct:
+        current = await self.store.get_product(tenant, product_id)
+        now = self.clock()
+        product = current.model_copy(
+            update={
+                "status": ProductStatus.deleted,
+                "deleted_at": now,
+                "updated_at": now,
+                "revision": current.revision + 1,
+            }
+        )
+        revision = current.revision if expected_revision is None else expected_revision
+        await self.store.replace_product(product, revision, content_hash(current.fields()))
+        log.info("deleted data product %s", product.id)
+        return product

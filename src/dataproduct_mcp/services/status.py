@@ -1,0 +1,49 @@
+"""Health of every component, for get_server_status and the /health probes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dataproduct_mcp import __version__
+from dataproduct_mcp.domain.status import ComponentHealth, ServerStatus
+from dataproduct_mcp.logs import get_logger
+
+if TYPE_CHECKING:
+    from dataproduct_mcp.app import Application
+
+log = get_logger(__name__)
+
+
+async def component_health(app: Application) -> dict[str, dict[str, object]]:
+    """{component: {status, detail}}; status is ok | degraded | down | disabled."""
+    out: dict[str, dict[str, object]] = {}
+    try:
+        await app.store.ping()
+        out["database"] = {
+            "status": "ok",
+            "detail": {"backend": app.store.backend, "schema_version": await app.store.schema_version()},
+        }
+    except Exception as exc:  # health reports, it does not raise
+        log.warning("database health check failed: %r", exc)
+        out["database"] = {
+            "status": "down",
+            "detail": {"backend": app.store.backend, "error": type(exc).__name__},
+        }
+    return out
+
+
+async def server_status(app: Application, tenant: str) -> ServerStatus:
+    components = {k: ComponentHealth.model_validate(v) for k, v in (await component_health(app)).items()}
+    counts: dict[str, int] = {}
+    if components["database"].status == "ok":
+        counts = await app.store.count_products(tenant)
+    return ServerStatus(
+        name="dataproduct-mcp",
+        version=__version__,
+        transport=app.transport,
+        tenant=tenant,
+        uptime_s=round(app.uptime_s, 3),
+        http_url=app.http_url,
+        components=components,
+        products=counts,
+    )
