@@ -1,0 +1,193 @@
+"""Apache Parquet: magic bytes, footer, every row group decoded, page CRCs, declared schema.
+
+The container is checked from the outside in: ``PAR1`` at both ends and a footer length that
+fits the file (a truncated file fails here with a precise message), then the footer metadata,
+then every row group decoded batch by batch with page CRC verification on (pages whose writer
+wrote no CRC are decoded without one: Parquet makes the CRC optional). A row group that fails to
+decode is reported and the next one is still read, so one corrupt page does not hide the rest.
+Memory is bounded by one batch per column plus the read buffer, whatever the file size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dataproduct_mcp.domain.validation import FindingCode
+from dataproduct_mcp.validators._batches import BatchChecker, column_infos
+from dataproduct_mcp.validators._containers import BackgroundHash, prefetch
+from dataproduct_mcp.validators.base import (
+    Cancelled,
+    FormatResult,
+    Source,
+    TimeBudgetExceeded,
+    ValidationContext,
+)
+
+__all__ = ["VALIDATOR", "ParquetValidator"]
+
+MAGIC = b"PAR1"
+ENCRYPTED_MAGIC = b"PARE"
+BATCH_ROWS = 64 * 1024
+READ_BUFFER = 1 << 20  # buffered column-chunk reads: a huge row group is not loaded whole
+
+
+def _decode(pf: pq.ParquetFile, groups: int) -> Iterator[tuple[int, pa.RecordBatch | None, Exception | None]]:
+    """Every row group, batch by batch: ``(rg, batch, None)``, then ``(rg, None, error-or-None)``.
+
+    A row group that fails is reported once and the next one is still decoded."""
+    for rg in range(groups):
+        try:
+            for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[rg]):
+                yield rg, batch, None
+        except Exception as exc:  # pyarrow: OSError (CRC, IO), ArrowInvalid, ... - all mean a bad row group
+            yield rg, None, exc
+        else:
+            yield rg, None, None
+
+
+def _is_crc_error(exc: BaseException) -> bool:
+    return "crc" in str(exc).lower() and "checksum" in str(exc).lower()
+
+
+class ParquetValidator:
+    name = "parquet"
+    title = "Apache Parquet"
+    extensions = ("parquet", "parq", "pq")
+    media_type = "application/vnd.apache.parquet"
+    checks = ("magic", "footer", "row-groups", "page-crc", "values", "row-count", "schema")
+    binary = True
+
+    def sniff(self, head: bytes) -> bool:
+        return head.startswith(MAGIC)
+
+    def validate(self, source: Source, ctx: ValidationContext) -> FormatResult:
+        result = FormatResult()
+        findings = ctx.findings
+        size = source.size
+        if size == 0:
+            findings.error(FindingCode.empty_file, "the file is empty")
+            return result
+        ctx.check("magic")
+        try:
+            with open(source.path, "rb") as fh:
+                head = fh.read(4)
+                fh.seek(max(0, size - 8))
+                tail = fh.read(8)
+        except OSError as exc:
+            findings.error(FindingCode.format_error, f"cannot read the file: {exc.strerror}")
+            return result
+        if head != MAGIC:
+            findings.error(FindingCode.format_error, "not a Parquet file: no PAR1 magic at the start", byte_offset=0)
+            return result
+        if size < 12:
+            findings.error(FindingCode.format_error, f"truncated Parquet file: only {size} bytes", byte_offset=size)
+            return result
+        if tail[4:] == ENCRYPTED_MAGIC:
+            findings.error(
+                FindingCode.format_error,
+                "the footer is encrypted (PARE): encrypted Parquet cannot be validated without keys",
+                byte_offset=size - 4,
+            )
+            return result
+        if tail[4:] != MAGIC:
+            findings.error(
+                FindingCode.format_error,
+                "truncated or corrupt Parquet file: no PAR1 magic at the end (footer missing)",
+                byte_offset=size - 4,
+            )
+            return result
+        ctx.check("footer")
+        footer_len = int.from_bytes(tail[:4], "little")
+        footer_start = size - 8 - footer_len
+        if footer_start < 4:
+            findings.error(
+                FindingCode.format_error,
+                f"corrupt footer: its length ({footer_len} bytes) does not fit in the file",
+                byte_offset=size - 8,
+            )
+            return result
+        try:
+            pf = pq.ParquetFile(
+                source.path,
+                page_checksum_verification=True,
+                buffer_size=READ_BUFFER,
+                pre_buffer=False,
+            )
+            metadata = pf.metadata
+            schema = pf.schema_arrow
+        except (Cancelled, TimeBudgetExceeded):
+            raise
+        except Exception as exc:  # pyarrow raises OSError/ArrowInvalid/... for a bad footer
+            findings.error(FindingCode.format_error, f"corrupt footer: {exc}", byte_offset=footer_start)
+            return result
+        try:
+            self._row_groups(source, pf, metadata, schema, ctx, result)
+        finally:
+            pf.close()
+        return result
+
+    def _row_groups(
+        self,
+        source: Source,
+        pf: pq.ParquetFile,
+        metadata: Any,
+        schema: Any,
+        ctx: ValidationContext,
+        result: FormatResult,
+    ) -> None:
+        findings = ctx.findings
+        result.columns = column_infos(schema)
+        declared_rows = metadata.num_rows
+        result.extra = {
+            "row_groups": metadata.num_row_groups,
+            "created_by": metadata.created_by,
+            "format_version": metadata.format_version,
+        }
+        checker = BatchChecker(schema, ctx)
+        for name in ("row-groups", "page-crc", "row-count"):
+            ctx.check(name)
+        # Byte position of each row group's end, for progress (compressed sizes, as on disk).
+        ends: list[int] = []
+        done = 0
+        for rg in range(metadata.num_row_groups):
+            group = metadata.row_group(rg)
+            done += sum(group.column(c).total_compressed_size for c in range(group.num_columns))
+            ends.append(done)
+        row_offset = 0
+        decoded_total = 0
+        decoded = 0
+        with BackgroundHash(source), prefetch(_decode(pf, metadata.num_row_groups)) as events:
+            for rg, batch, failure in events:
+                group_rows = metadata.row_group(rg).num_rows
+                if batch is not None:
+                    checker.check(batch, row_offset + decoded)
+                    decoded += batch.num_rows
+                    start = ends[rg - 1] if rg else 0
+                    share = decoded / group_rows if group_rows else 1.0
+                    ctx.checkpoint(min(ends[rg], start + int((ends[rg] - start) * share)))
+                    continue
+                if failure is not None:
+                    code = FindingCode.checksum_error if _is_crc_error(failure) else FindingCode.format_error
+                    findings.error(code, f"row group {rg} cannot be decoded: {failure}", row=row_offset + decoded + 1)
+                elif decoded != group_rows:
+                    findings.error(
+                        FindingCode.format_error,
+                        f"row group {rg} decoded {decoded} rows, its metadata says {group_rows}",
+                        row=row_offset + decoded + 1,
+                    )
+                row_offset += group_rows
+                decoded_total += decoded
+                decoded = 0
+        if row_offset != declared_rows:
+            findings.error(
+                FindingCode.format_error,
+                f"the footer says {declared_rows} rows but its row groups hold {row_offset}",
+            )
+        result.rows = decoded_total
+
+
+VALIDATOR = ParquetValidator()
