@@ -4,7 +4,8 @@ Every record batch is read and fully validated (``RecordBatch.validate(full=True
 sizes, offsets, dictionary indices, UTF-8), then checked against the declared schema. A
 truncated file (no trailing ``ARROW1``/footer) or a stream cut inside a message is a
 ``format-error`` at the batch where reading stopped. Memory is bounded by one record batch
-(as large as its writer made it), plus one column for Feather v1, which has no batches.
+(as large as its writer made it); Feather v1, which has no batches, is read one column at a
+time, and whole only to check a declared schema (v1 is deprecated by Arrow; convert to v2).
 """
 
 from __future__ import annotations
@@ -187,7 +188,6 @@ class ArrowValidator:
             findings.error(FindingCode.format_error, f"corrupt Feather v1 metadata: {exc}")
             return
         fields: list[pa.Field] = []
-        file_index: list[int] = []  # file column of each readable field
         rows: int | None = None
         ctx.check("record-batches")
         index = 0
@@ -206,7 +206,6 @@ class ArrowValidator:
                 continue
             field = table.schema.field(0)
             fields.append(field)
-            file_index.append(index)
             column_rows = table.num_rows
             if rows is None:
                 rows = column_rows
@@ -234,15 +233,14 @@ class ArrowValidator:
         result.columns = column_infos(schema)
         result.rows = rows or 0
         checker = BatchChecker(schema, ctx, full_validate=False)
-        for position in checker.declared_positions():
-            try:
-                column = reader.read_indices([file_index[position]]).column(0)
-            except Exception:  # read fine a moment ago: the file changed under us
-                continue
-            offset = 0
-            for chunk in column.chunks:
-                checker.check_column(position, chunk, offset)
-                offset += len(chunk)
+        if checker.table is None or len(fields) != index:
+            return
+        # Declared schema: v1 has no batches, so this reads the whole table (see module docstring).
+        table = reader.read_indices(list(range(index)))
+        rows_done = 0
+        for batch in table.to_batches(max_chunksize=64 * 1024):
+            checker.check(batch, rows_done)
+            rows_done += batch.num_rows
             ctx.checkpoint(source.size - 1)
 
 

@@ -1,0 +1,230 @@
+"""Apache Avro object container files: header, schema, every block decoded, sync markers.
+
+Read sequentially through the hashing :meth:`Source.open` stream (fastavro needs no seeking),
+so the sha256 costs no second pass. Every block is decompressed and every record decoded; a
+corrupt block, a wrong sync marker, a truncated file or a codec failure is a ``format-error``
+at the first record of that block, and reading stops there (Avro has no index to resume from).
+Declared schemas are checked record by record with the shared tabular checker.
+"""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+import fastavro
+import pyarrow as pa
+
+from dataproduct_mcp.domain.validation import ColumnInfo, FindingCode
+from dataproduct_mcp.validators._batches import declared_checker
+from dataproduct_mcp.validators.base import (
+    Cancelled,
+    FormatResult,
+    Source,
+    TimeBudgetExceeded,
+    ValidationContext,
+)
+
+__all__ = ["VALIDATOR", "AvroValidator"]
+
+MAGIC = b"Obj\x01"
+DRAIN_CHUNK = 1 << 20
+
+_PRIMITIVE_ARROW: dict[str, pa.DataType] = {
+    "null": pa.null(),
+    "boolean": pa.bool_(),
+    "int": pa.int32(),
+    "long": pa.int64(),
+    "float": pa.float32(),
+    "double": pa.float64(),
+    "bytes": pa.binary(),
+    "string": pa.string(),
+}
+_LOGICAL_ARROW: dict[str, pa.DataType] = {
+    "date": pa.date32(),
+    "timestamp-millis": pa.timestamp("ms", tz="UTC"),
+    "timestamp-micros": pa.timestamp("us", tz="UTC"),
+    "local-timestamp-millis": pa.timestamp("ms"),
+    "local-timestamp-micros": pa.timestamp("us"),
+    "time-millis": pa.time32("ms"),
+    "time-micros": pa.time64("us"),
+    "uuid": pa.string(),
+}
+
+
+class _Positioned:
+    """fastavro asks the stream for ``tell()``; the hashing stream only counts what it read."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.position = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.position += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.position
+
+
+def _field_type(avro_type: Any) -> tuple[pa.DataType | None, bool, str]:
+    """(Arrow type or None when not a flat type, nullable, readable type name) of an Avro field type."""
+    nullable = False
+    if isinstance(avro_type, list):  # union
+        branches = [b for b in avro_type if b != "null"]
+        nullable = len(branches) < len(avro_type)
+        if len(branches) != 1:
+            return None, nullable, "union"
+        avro_type = branches[0]
+    if isinstance(avro_type, dict):
+        logical = avro_type.get("logicalType")
+        if logical in _LOGICAL_ARROW:
+            return _LOGICAL_ARROW[logical], nullable, logical
+        if logical == "decimal":
+            return pa.float64(), nullable, "decimal"
+        kind = avro_type.get("type")
+        if isinstance(kind, str) and kind in _PRIMITIVE_ARROW:
+            return _PRIMITIVE_ARROW[kind], nullable, kind
+        if kind == "enum":
+            return pa.string(), nullable, "enum"
+        return None, nullable, str(kind)
+    if isinstance(avro_type, str) and avro_type in _PRIMITIVE_ARROW:
+        return _PRIMITIVE_ARROW[avro_type], nullable, avro_type
+    return None, nullable, str(avro_type)
+
+
+_CONTRACT = {
+    "int": "integer",
+    "long": "integer",
+    "float": "number",
+    "double": "number",
+    "decimal": "number",
+    "string": "string",
+    "uuid": "string",
+    "enum": "string",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp-millis": "datetime",
+    "timestamp-micros": "datetime",
+    "local-timestamp-millis": "datetime",
+    "local-timestamp-micros": "datetime",
+}
+
+
+class AvroValidator:
+    name = "avro"
+    title = "Apache Avro object container"
+    extensions = ("avro",)
+    media_type = "application/avro"
+    checks = ("magic", "header", "blocks", "sync-markers", "codec", "records", "schema")
+    binary = True
+
+    def sniff(self, head: bytes) -> bool:
+        return head.startswith(MAGIC)
+
+    def validate(self, source: Source, ctx: ValidationContext) -> FormatResult:
+        result = FormatResult()
+        if source.size == 0:
+            ctx.findings.error(FindingCode.empty_file, "the file is empty")
+            return result
+        stream = source.open()
+        cancelled = False
+        try:
+            self._read(_Positioned(stream), source, ctx, result)
+        except Cancelled:
+            cancelled = True
+            raise
+        finally:
+            try:
+                if not cancelled:  # the report's sha256 covers the whole file
+                    while stream.read(DRAIN_CHUNK):
+                        pass
+            finally:
+                stream.close()
+        return result
+
+    def _read(self, fo: _Positioned, source: Source, ctx: ValidationContext, result: FormatResult) -> None:
+        findings = ctx.findings
+        ctx.check("magic")
+        head = fo.read(4)
+        if head != MAGIC:
+            findings.error(FindingCode.format_error, "not an Avro container file: no Obj\\x01 magic", byte_offset=0)
+            return
+        ctx.check("header")
+        try:
+            blocks = fastavro.block_reader(_Prefixed(head, fo))
+            writer_schema = blocks.writer_schema
+            codec = blocks.metadata.get("avro.codec", "null")
+        except (Cancelled, TimeBudgetExceeded):
+            raise
+        except Exception as exc:  # EOFError, ValueError (codec, schema), UnicodeDecodeError, ...
+            findings.error(FindingCode.format_error, f"corrupt Avro header: {exc}", byte_offset=0)
+            return
+        fields = writer_schema.get("fields", []) if isinstance(writer_schema, dict) else []
+        arrow_fields: list[pa.Field] = []
+        for field in fields:
+            arrow_type, nullable, type_name = _field_type(field["type"])
+            result.columns.append(
+                ColumnInfo(name=field["name"], type=_CONTRACT.get(type_name, type_name), nullable=nullable)
+            )
+            arrow_fields.append(pa.field(field["name"], arrow_type or pa.null(), nullable))
+        result.extra = {"codec": codec, "schema_name": writer_schema.get("name") if fields else None}
+        checker = declared_checker(pa.schema(arrow_fields), ctx)
+        if ctx.options.schema is not None and not fields:
+            findings.error(FindingCode.schema_mismatch, "the Avro schema is not a record: it has no columns")
+        for name in ("blocks", "sync-markers", "codec", "records"):
+            ctx.check(name)
+        rows = 0
+        count = 0
+        iterator = iter(blocks)
+        while True:
+            start = fo.tell()
+            try:
+                block = next(iterator)
+                records = list(block) if checker is not None else None
+                if records is None:
+                    for _ in block:
+                        pass
+            except StopIteration:
+                break
+            except (Cancelled, TimeBudgetExceeded):
+                raise
+            except Exception as exc:
+                findings.error(
+                    FindingCode.format_error,
+                    f"block {count} is corrupt ({type(exc).__name__}: {exc}); the rest of the file is not checked",
+                    row=rows + 1,
+                    byte_offset=start,
+                )
+                break
+            if records is not None and checker is not None:
+                for i, record in enumerate(records):
+                    checker.check_mapping_typed(record if isinstance(record, dict) else {}, row=rows + i + 1)
+            rows += block.num_records
+            count += 1
+            ctx.checkpoint(fo.tell())
+        result.rows = rows
+        result.extra["blocks"] = count
+
+
+class _Prefixed:
+    """Puts back the magic bytes already read, so fastavro sees the file from its start."""
+
+    def __init__(self, prefix: bytes, fo: _Positioned) -> None:
+        self._prefix = prefix
+        self._fo = fo
+
+    def read(self, n: int = -1) -> bytes:
+        if self._prefix:
+            if n < 0:
+                data, self._prefix = self._prefix + self._fo.read(), b""
+                return data
+            data, self._prefix = self._prefix[:n], self._prefix[n:]
+            return data + (self._fo.read(n - len(data)) if n > len(data) else b"")
+        return self._fo.read(n)
+
+    def tell(self) -> int:
+        return self._fo.tell() - len(self._prefix)
+
+
+VALIDATOR = AvroValidator()
