@@ -62,8 +62,20 @@ class TextFormatter(logging.Formatter):
         return _sanitize(head) + sep + tail
 
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    # Stamp the request's trace id and tenant on every record, whichever handler sees it.
+    record = _base_factory(*args, **kwargs)
+    record.trace_id = current_trace_id() or "-"
+    record.tenant = current_tenant() or "-"
+    return record
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     """Install one stderr handler on the root logger (idempotent)."""
+    logging.setLogRecordFactory(_record_factory)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == _HANDLER_NAME:

@@ -137,9 +137,30 @@ class Temporal(BaseModel):
         return self
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_EXCEPT_WS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _check_single_line(value: str | None) -> str | None:
-    if value is not None and ("\n" in value or "\r" in value):
-        raise ValueError("must be a single line")
+    """One line of text without control characters (they break logs, XML and RDF output)."""
+    if value is not None:
+        if "\n" in value or "\r" in value:
+            raise ValueError("must be a single line")
+        if _CONTROL_RE.search(value):
+            raise ValueError("must not contain control characters")
+    return value
+
+
+def _check_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return _check_single_line(value)
+    if isinstance(value, list):
+        for item in value:
+            _check_strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key)
+            _check_strings(item)
     return value
 
 
@@ -173,10 +194,22 @@ class _ProductBody(BaseModel):
     input_ports: Annotated[list[Text255] | None, Field(max_length=100)] = None
     labels: Annotated[dict[str, list[Tag]] | None, Field(max_length=64)] = None
 
-    @field_validator("short_description", "title", "owner")
+    @field_validator("short_description", "title", "owner", "publisher", "license", "spatial")
     @classmethod
     def _single_line(cls, value: str | None) -> str | None:
         return _check_single_line(value)
+
+    @field_validator("tags", "keywords", "contributors", "input_ports", "labels")
+    @classmethod
+    def _clean_items(cls, value: Any) -> Any:
+        return _check_strings(value)
+
+    @field_validator("description")
+    @classmethod
+    def _clean_text(cls, value: str | None) -> str | None:
+        if value is not None and _CONTROL_EXCEPT_WS_RE.search(value):
+            raise ValueError("must not contain control characters other than tab and newline")
+        return value
 
     @field_validator("labels")
     @classmethod
