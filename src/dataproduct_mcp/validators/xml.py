@@ -34,6 +34,20 @@ _ENCODING_ERRORS = {
 }
 
 
+_INVALID_TOKEN = expat.errors.codes[expat.errors.XML_ERROR_INVALID_TOKEN]
+
+
+def _bad_utf8_at(chunk: bytes, index: int) -> bool:
+    """Whether the bytes where expat stopped are not UTF-8 (then it is an encoding problem)."""
+    if not 0 <= index < len(chunk):
+        return False
+    try:
+        chunk[index : index + 4].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start == 0 and exc.reason != "unexpected end of data"
+    return False
+
+
 class _Refused(Exception):
     """A construct we refuse (entity declaration, external reference) was met."""
 
@@ -161,7 +175,7 @@ class XmlValidator:
         stream = source.open()
         cancelled = False
         try:
-            empty = self._feed(parser, scan, stream, ctx)
+            empty = self._feed(parser, scan, stream, ctx, encoding)
         except Cancelled:
             cancelled = True
             raise
@@ -182,7 +196,7 @@ class XmlValidator:
         result.extra = {"root": scan.root, "record_tag": scan.record_tag, "child_tags": dict(scan.tags.most_common(20))}
         return result
 
-    def _feed(self, parser: Any, scan: _Scan, stream: Any, ctx: ValidationContext) -> bool:
+    def _feed(self, parser: Any, scan: _Scan, stream: Any, ctx: ValidationContext, encoding: str | None) -> bool:
         """Feed the whole stream; return True if it was empty."""
         findings = ctx.findings
         done = 0
@@ -197,13 +211,16 @@ class XmlValidator:
             except _Refused:
                 return False
             except expat.ExpatError as exc:
+                at = parser.ErrorByteIndex
                 code = FindingCode.encoding_error if exc.code in _ENCODING_ERRORS else FindingCode.format_error
+                if exc.code == _INVALID_TOKEN and encoding is None and _bad_utf8_at(chunk, at - done):
+                    code = FindingCode.encoding_error
                 findings.error(
                     code,
                     f"XML is not well-formed: {expat.errors.messages[exc.code]}",
                     line=exc.lineno,
                     column=exc.offset + 1,
-                    byte_offset=parser.ErrorByteIndex if parser.ErrorByteIndex >= 0 else None,
+                    byte_offset=at if at >= 0 else None,
                 )
                 return False
             done += len(chunk)

@@ -1,0 +1,181 @@
+"""Arrow IPC / Feather validator: golden samples, declared schemas, hostile bytes."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dataproduct_mcp.domain.schema import TableSchema
+from dataproduct_mcp.validators.arrow import VALIDATOR
+from dataproduct_mcp.validators.base import (
+    Cancelled,
+    FindingCollector,
+    FormatResult,
+    Source,
+    TimeBudgetExceeded,
+    ValidationContext,
+    ValidationOptions,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "arrow"
+
+
+def run(path: Path, **options: Any) -> tuple[FormatResult, ValidationContext, Source]:
+    size = path.stat().st_size
+    extra = {k: options.pop(k) for k in ("progress", "is_cancelled") if k in options}
+    ctx = ValidationContext(
+        options=ValidationOptions(**options), findings=FindingCollector(), total_bytes=size, **extra
+    )
+    source = Source(path, size)
+    return VALIDATOR.validate(source, ctx), ctx, source
+
+
+def table(ctx: ValidationContext) -> list[tuple[int | None, int | None, int | None, str]]:
+    return [(f.row, f.line, f.column, f.code.value) for f in ctx.findings.errors]
+
+
+@pytest.mark.parametrize(
+    ("name", "layout"),
+    [
+        ("file.arrow", "file"),
+        ("zstd.arrow", "file"),
+        ("v2.feather", "file"),
+        ("stream.arrows", "stream"),
+        ("v1.feather", "feather-v1"),
+    ],
+)
+def test_valid_arrow_files_streams_and_feather_have_no_findings(name: str, layout: str) -> None:
+    path = DATA / "valid" / name
+    result, ctx, source = run(path)
+    assert table(ctx) == [] and ctx.findings.warnings == []
+    assert result.rows == 300
+    assert result.extra["layout"] == layout
+    assert [c.name for c in result.columns] == ["id", "name", "price", "active", "day", "note"]
+    assert [c.type for c in result.columns] == ["integer", "string", "number", "boolean", "date", "string"]
+    assert "values" in ctx.checks
+    assert source.hashed and source.sha256_hex() == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["file.arrow", "stream.arrows", "v1.feather", "v2.feather"])
+def test_every_layout_sniffs_as_arrow(name: str) -> None:
+    assert VALIDATOR.sniff((DATA / "valid" / name).read_bytes()[:8192])
+
+
+def test_sniff_rejects_other_formats() -> None:
+    assert not VALIDATOR.sniff(b"PAR1\x15\x04")
+    assert not VALIDATOR.sniff(b"id,name\n")
+    assert not VALIDATOR.sniff(b"\xff\xff\xff\xff\x03\x00\x00\x00")
+
+
+def test_truncated_arrow_file_is_a_format_error_at_its_end() -> None:
+    path = DATA / "invalid" / "truncated.arrow"
+    result, ctx, _ = run(path)
+    assert table(ctx) == [(None, None, None, "format-error")]
+    assert ctx.findings.errors[0].byte_offset == path.stat().st_size - 6
+    assert result.rows == 0
+
+
+def test_truncated_ipc_stream_is_a_format_error_at_the_cut_batch() -> None:
+    result, ctx, _ = run(DATA / "invalid" / "truncated.arrows")
+    assert table(ctx) == [(201, None, None, "format-error")]
+    assert result.rows == 200
+    assert ctx.findings.errors[0].byte_offset is not None
+
+
+def test_invalid_utf8_in_a_record_batch_is_an_encoding_error_at_its_row() -> None:
+    _, ctx, _ = run(DATA / "invalid" / "bad_utf8.arrow")
+    assert table(ctx) == [(1, None, 2, "encoding-error")]
+
+
+def test_garbage_between_arrow_magic_bytes_is_a_format_error() -> None:
+    _, ctx, _ = run(DATA / "invalid" / "not_arrow.arrow")
+    assert table(ctx) == [(None, None, None, "format-error")]
+
+
+def test_empty_arrow_file_is_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "e.arrow"
+    path.write_bytes(b"")
+    _, ctx, _ = run(path)
+    assert table(ctx) == [(None, None, None, "empty-file")]
+
+
+@pytest.mark.parametrize("name", ["file.arrow", "stream.arrows", "v1.feather"])
+def test_declared_constraints_are_checked_in_every_layout(name: str) -> None:
+    schema = TableSchema.model_validate(
+        {
+            "columns": [
+                {"name": "id", "type": "integer", "maximum": 298},
+                {"name": "name", "type": "string"},
+                {"name": "price", "type": "number"},
+                {"name": "active", "type": "boolean"},
+                {"name": "day", "type": "date"},
+                {"name": "note", "type": "string", "required": True},
+            ]
+        }
+    )
+    _, ctx, _ = run(DATA / "valid" / name, schema=schema)
+    missing = [(r, None, 6, "constraint-error") for r in range(1, 301, 10)]
+    expected = sorted([*missing, (299, None, 1, "constraint-error"), (300, None, 1, "constraint-error")])
+    assert sorted(table(ctx)) == expected
+
+
+def test_declared_type_mismatch_in_arrow_is_a_schema_mismatch() -> None:
+    schema = TableSchema.model_validate(
+        {
+            "columns": [
+                {"name": "id", "type": "string"},
+                {"name": "name"},
+                {"name": "price"},
+                {"name": "active"},
+                {"name": "day"},
+                {"name": "note"},
+            ]
+        }
+    )
+    _, ctx, _ = run(DATA / "valid" / "file.arrow", schema=schema)
+    assert {(c, code) for _, _, c, code in table(ctx)} == {
+        (1, "schema-mismatch"),
+        (3, "schema-mismatch"),
+        (4, "schema-mismatch"),
+        (5, "schema-mismatch"),
+    }
+
+
+def test_cancellation_stops_arrow_validation() -> None:
+    with pytest.raises(Cancelled):
+        run(DATA / "valid" / "stream.arrows", is_cancelled=lambda: True)
+
+
+def test_time_budget_stops_arrow_validation() -> None:
+    with pytest.raises(TimeBudgetExceeded):
+        run(DATA / "valid" / "file.arrow", time_budget_s=0)
+
+
+VALID = [(DATA / "valid" / n).read_bytes() for n in ("file.arrow", "stream.arrows", "v1.feather", "zstd.arrow")]
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(VALID)))
+    for _ in range(draw(st.integers(1, 8))):
+        i = draw(st.integers(0, len(data) - 1))
+        data[i] = draw(st.integers(0, 255))
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=mutated())
+def test_mutated_arrow_bytes_never_crash_the_validator(data: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "f.arrow"
+    path.write_bytes(data)
+    try:
+        run(path, time_budget_s=10)
+    except TimeBudgetExceeded:
+        pass

@@ -1,0 +1,179 @@
+"""Parquet validator: golden samples, declared schemas, hostile bytes (see tests/data/make_binary_samples.py)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dataproduct_mcp.domain.schema import TableSchema
+from dataproduct_mcp.validators.base import (
+    Cancelled,
+    FindingCollector,
+    FormatResult,
+    Source,
+    TimeBudgetExceeded,
+    ValidationContext,
+    ValidationOptions,
+)
+from dataproduct_mcp.validators.parquet import VALIDATOR
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "parquet"
+
+
+def run(path: Path, **options: Any) -> tuple[FormatResult, ValidationContext, Source]:
+    size = path.stat().st_size
+    extra = {k: options.pop(k) for k in ("progress", "is_cancelled") if k in options}
+    ctx = ValidationContext(
+        options=ValidationOptions(**options), findings=FindingCollector(), total_bytes=size, **extra
+    )
+    source = Source(path, size)
+    return VALIDATOR.validate(source, ctx), ctx, source
+
+
+def table(ctx: ValidationContext) -> list[tuple[int | None, int | None, int | None, str]]:
+    return [(f.row, f.line, f.column, f.code.value) for f in ctx.findings.errors]
+
+
+@pytest.mark.parametrize("name", ["basic.parquet", "snappy_no_crc.parquet"])
+def test_valid_parquet_has_no_findings_and_every_row(name: str) -> None:
+    result, ctx, _ = run(DATA / "valid" / name)
+    assert table(ctx) == [] and ctx.findings.warnings == []
+    assert result.rows == 300
+    assert [(c.name, c.type, c.nullable) for c in result.columns] == [
+        ("id", "integer", True),
+        ("name", "string", True),
+        ("price", "number", True),
+        ("active", "boolean", True),
+        ("day", "date", True),
+        ("note", "string", True),
+    ]
+    assert result.extra["row_groups"] == 3
+    assert {"magic", "footer", "row-groups", "page-crc", "values", "row-count"} <= set(ctx.checks)
+
+
+def test_parquet_is_hashed_in_the_same_run() -> None:
+    path = DATA / "valid" / "basic.parquet"
+    _, _, source = run(path)
+    assert source.hashed
+    assert source.sha256_hex() == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_truncated_parquet_reports_format_error_at_the_missing_footer() -> None:
+    path = DATA / "invalid" / "truncated.parquet"
+    result, ctx, _ = run(path)
+    assert table(ctx) == [(None, None, None, "format-error")]
+    assert ctx.findings.errors[0].byte_offset == path.stat().st_size - 4
+    assert result.rows == 0
+
+
+@pytest.mark.parametrize("name", ["bad_footer_length.parquet", "corrupt_footer.parquet"])
+def test_corrupt_parquet_footer_is_a_format_error(name: str) -> None:
+    _, ctx, _ = run(DATA / "invalid" / name)
+    assert table(ctx) == [(None, None, None, "format-error")]
+
+
+def test_flipped_byte_in_a_page_with_crc_is_a_checksum_error_at_its_row_group() -> None:
+    result, ctx, _ = run(DATA / "invalid" / "page_crc.parquet")
+    assert table(ctx) == [(101, None, None, "checksum-error")]
+    assert result.rows == 200  # row groups 0 and 2 are still decoded
+
+
+def test_invalid_utf8_in_a_string_column_is_an_encoding_error_per_value() -> None:
+    _, ctx, _ = run(DATA / "invalid" / "bad_utf8.parquet")
+    assert table(ctx) == [(2, None, 1, "encoding-error"), (4, None, 1, "encoding-error")]
+
+
+def test_empty_parquet_file_is_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.parquet"
+    path.write_bytes(b"")
+    _, ctx, _ = run(path)
+    assert table(ctx) == [(None, None, None, "empty-file")]
+
+
+def test_file_without_parquet_magic_is_a_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.parquet"
+    path.write_bytes(b"id,name\n1,a\n")
+    _, ctx, _ = run(path)
+    assert table(ctx) == [(None, None, None, "format-error")]
+
+
+def test_declared_constraints_are_checked_on_every_row() -> None:
+    schema = TableSchema.model_validate(
+        {
+            "columns": [
+                {"name": "id", "type": "integer", "unique": True, "maximum": 3},
+                {"name": "code", "type": "string", "required": True, "pattern": "[A-Z]{2,3}"},
+            ]
+        }
+    )
+    result, ctx, _ = run(DATA / "invalid" / "constraints.parquet", schema=schema)
+    assert sorted(table(ctx), key=lambda t: (t[0] or 0, t[2] or 0, t[3])) == [
+        (3, None, 1, "unique-error"),
+        (3, None, 2, "constraint-error"),
+        (4, None, 1, "constraint-error"),
+        (4, None, 2, "constraint-error"),
+    ]
+    assert result.rows == 4
+    assert {"schema", "type"} <= set(ctx.checks)
+
+
+def test_declared_type_that_is_not_the_column_type_is_one_schema_mismatch() -> None:
+    schema = TableSchema.model_validate(
+        {"columns": [{"name": "id", "type": "integer"}, {"name": "code", "type": "number", "minimum": 0}]}
+    )
+    _, ctx, _ = run(DATA / "invalid" / "constraints.parquet", schema=schema)
+    assert table(ctx) == [(None, None, 2, "schema-mismatch")]
+
+
+def test_missing_and_extra_columns_against_the_declared_schema() -> None:
+    schema = TableSchema.model_validate({"columns": [{"name": "id", "type": "integer"}, {"name": "other"}]})
+    _, ctx, _ = run(DATA / "invalid" / "constraints.parquet", schema=schema)
+    codes = sorted(f.code.value for f in ctx.findings.errors)
+    assert codes == ["extra-label", "missing-label"]
+
+
+def test_cancellation_stops_parquet_validation() -> None:
+    with pytest.raises(Cancelled):
+        run(DATA / "valid" / "basic.parquet", is_cancelled=lambda: True)
+
+
+def test_time_budget_stops_parquet_validation() -> None:
+    with pytest.raises(TimeBudgetExceeded):
+        run(DATA / "valid" / "basic.parquet", time_budget_s=0)
+
+
+def test_progress_is_reported_up_to_the_file_size() -> None:
+    seen: list[int] = []
+    path = DATA / "valid" / "basic.parquet"
+    run(path, progress=lambda done, total: seen.append(done))
+    assert seen and seen == sorted(seen) and seen[-1] <= path.stat().st_size
+
+
+VALID = [(DATA / "valid" / "basic.parquet").read_bytes(), (DATA / "valid" / "snappy_no_crc.parquet").read_bytes()]
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(VALID)))
+    for _ in range(draw(st.integers(1, 8))):
+        i = draw(st.integers(0, len(data) - 1))
+        data[i] = draw(st.integers(0, 255))
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+@settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=mutated())
+def test_mutated_parquet_bytes_never_crash_the_validator(data: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "f.parquet"
+    path.write_bytes(data)
+    try:
+        run(path, time_budget_s=10)
+    except TimeBudgetExceeded:
+        pass
