@@ -28,9 +28,9 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "parquet"
 def run(path: Path, **options: Any) -> tuple[FormatResult, ValidationContext, Source]:
     size = path.stat().st_size
     extra = {k: options.pop(k) for k in ("progress", "is_cancelled") if k in options}
-    ctx = ValidationContext(
-        options=ValidationOptions(**options), findings=FindingCollector(), total_bytes=size, **extra
-    )
+    opts = ValidationOptions(**options)
+    findings = FindingCollector(opts.max_errors, opts.max_warnings)
+    ctx = ValidationContext(options=opts, findings=findings, total_bytes=size, **extra)
     source = Source(path, size)
     return VALIDATOR.validate(source, ctx), ctx, source
 

@@ -150,10 +150,11 @@ class XlsxValidator:
 
         findings = ctx.findings
         ctx.check("workbook")
-        with warnings.catch_warnings(record=True) as caught:
+        # openpyxl leaves its zip open when a workbook fails to load: hand it a file we close.
+        with open(source.path, "rb") as raw, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                wb = openpyxl.load_workbook(source.path, read_only=True, data_only=True, keep_links=False)
+                wb = openpyxl.load_workbook(raw, read_only=True, data_only=True, keep_links=False)
             except (Cancelled, TimeBudgetExceeded):
                 raise
             except Exception as exc:  # KeyError (missing part), InvalidFileException, XML errors, ...

@@ -1,0 +1,157 @@
+"""Avro validator: golden samples, declared schemas, hostile bytes."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dataproduct_mcp.domain.schema import TableSchema
+from dataproduct_mcp.validators.avro import VALIDATOR
+from dataproduct_mcp.validators.base import (
+    Cancelled,
+    FindingCollector,
+    FormatResult,
+    Source,
+    TimeBudgetExceeded,
+    ValidationContext,
+    ValidationOptions,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "avro"
+
+
+def run(path: Path, **options: Any) -> tuple[FormatResult, ValidationContext, Source]:
+    size = path.stat().st_size
+    extra = {k: options.pop(k) for k in ("progress", "is_cancelled") if k in options}
+    opts = ValidationOptions(**options)
+    findings = FindingCollector(opts.max_errors, opts.max_warnings)
+    ctx = ValidationContext(options=opts, findings=findings, total_bytes=size, **extra)
+    source = Source(path, size)
+    return VALIDATOR.validate(source, ctx), ctx, source
+
+
+def table(ctx: ValidationContext) -> list[tuple[int | None, int | None, int | None, str]]:
+    return [(f.row, f.line, f.column, f.code.value) for f in ctx.findings.errors]
+
+
+@pytest.mark.parametrize(("name", "codec"), [("null.avro", "null"), ("deflate.avro", "deflate")])
+def test_valid_avro_has_no_findings_rows_and_columns(name: str, codec: str) -> None:
+    path = DATA / "valid" / name
+    result, ctx, source = run(path)
+    assert table(ctx) == [] and ctx.findings.warnings == []
+    assert result.rows == 300
+    assert result.extra["codec"] == codec and result.extra["blocks"] >= 1
+    assert [(c.name, c.type, c.nullable) for c in result.columns] == [
+        ("id", "integer", False),
+        ("name", "string", False),
+        ("price", "number", True),
+        ("day", "date", False),
+    ]
+    assert {"header", "blocks", "sync-markers", "codec", "records"} <= set(ctx.checks)
+    assert source.hashed and source.sha256_hex() == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_bad_sync_marker_is_a_format_error_at_its_block() -> None:
+    result, ctx, _ = run(DATA / "invalid" / "bad_sync.avro")
+    assert table(ctx) == [(1, None, None, "format-error")]
+    assert result.rows == 0
+
+
+def test_truncated_avro_is_a_format_error_after_the_last_whole_block() -> None:
+    result, ctx, source = run(DATA / "invalid" / "truncated.avro")
+    assert table(ctx) == [(result.rows + 1, None, None, "format-error")]
+    assert 0 < result.rows < 300
+    path = DATA / "invalid" / "truncated.avro"
+    assert source.sha256_hex() == hashlib.sha256(path.read_bytes()).hexdigest()  # read to the end anyway
+
+
+@pytest.mark.parametrize("name", ["corrupt_block.avro", "unknown_codec.avro"])
+def test_corrupt_block_or_unknown_codec_is_a_format_error(name: str) -> None:
+    _, ctx, _ = run(DATA / "invalid" / name)
+    assert table(ctx) == [(1, None, None, "format-error")]
+
+
+def test_file_without_avro_magic_is_a_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.avro"
+    path.write_bytes(b'{"id": 1}\n')
+    _, ctx, _ = run(path)
+    assert table(ctx) == [(None, None, None, "format-error")]
+
+
+def test_empty_avro_is_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.avro"
+    path.write_bytes(b"")
+    _, ctx, _ = run(path)
+    assert table(ctx) == [(None, None, None, "empty-file")]
+
+
+def test_declared_constraints_are_checked_on_avro_records() -> None:
+    schema = TableSchema.model_validate(
+        {
+            "columns": [
+                {"name": "id", "type": "integer", "maximum": 298},
+                {"name": "name", "type": "string", "max_length": 7},
+                {"name": "price", "type": "number", "required": True},
+                {"name": "day", "type": "date"},
+            ]
+        }
+    )
+    _, ctx, _ = run(DATA / "valid" / "null.avro", schema=schema, max_errors=1000)
+    found = table(ctx)
+    assert (299, None, 1, "constraint-error") in found and (300, None, 1, "constraint-error") in found
+    assert (7, None, 3, "constraint-error") in found  # price is null on every 7th record
+    assert (100, None, 2, "constraint-error") in found  # "name-100" is 8 characters
+    assert (99, None, 2, "constraint-error") not in found
+    assert ctx.findings.error_count == 2 + 300 // 7 + (300 - 99)
+
+
+def test_declared_type_mismatch_in_avro_is_a_schema_mismatch() -> None:
+    schema = TableSchema.model_validate(
+        {"columns": [{"name": "id", "type": "date"}, {"name": "name"}, {"name": "price"}, {"name": "day"}]}
+    )
+    _, ctx, _ = run(DATA / "valid" / "null.avro", schema=schema)
+    assert sorted(table(ctx)) == [
+        (None, None, 1, "schema-mismatch"),
+        (None, None, 3, "schema-mismatch"),
+        (None, None, 4, "schema-mismatch"),
+    ]
+
+
+def test_cancellation_stops_avro_validation() -> None:
+    with pytest.raises(Cancelled):
+        run(DATA / "valid" / "null.avro", is_cancelled=lambda: True)
+
+
+def test_time_budget_stops_avro_validation() -> None:
+    with pytest.raises(TimeBudgetExceeded):
+        run(DATA / "valid" / "null.avro", time_budget_s=0)
+
+
+VALID = [(DATA / "valid" / n).read_bytes() for n in ("null.avro", "deflate.avro")]
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(VALID)))
+    for _ in range(draw(st.integers(1, 8))):
+        i = draw(st.integers(0, len(data) - 1))
+        data[i] = draw(st.integers(0, 255))
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(0, len(data)))]
+    return bytes(data)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=mutated())
+def test_mutated_avro_bytes_never_crash_the_validator(data: bytes, tmp_path_factory: pytest.TempPathFactory) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "f.avro"
+    path.write_bytes(data)
+    try:
+        run(path, time_budget_s=10)
+    except TimeBudgetExceeded:
+        pass
