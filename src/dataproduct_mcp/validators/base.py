@@ -133,9 +133,14 @@ class Source:
     reader needs the path (pyarrow, fastavro, openpyxl), read via ``path`` and let the caller
     hash separately (``hashed`` stays False)."""
 
-    def __init__(self, path: Path, size: int) -> None:
+    #: ``"gzip"`` when the registry detected a gzip-wrapped text file: text validators then
+    #: read the uncompressed stream (bounded by ``options.max_uncompressed_bytes``).
+    compression: str | None = None
+
+    def __init__(self, path: Path, size: int, compression: str | None = None) -> None:
         self.path = path
         self.size = size
+        self.compression = compression
         self._hasher = hashlib.sha256()
         self.hashed = False
         self.bytes_read = 0
