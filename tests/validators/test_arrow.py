@@ -21,6 +21,7 @@ from dataproduct_mcp.validators.base import (
     ValidationContext,
     ValidationOptions,
 )
+from dataproduct_mcp.validators.registry import validate_path
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "arrow"
 
@@ -179,3 +180,16 @@ def test_mutated_arrow_bytes_never_crash_the_validator(data: bytes, tmp_path_fac
         run(path, time_budget_s=10)
     except TimeBudgetExceeded:
         pass
+
+
+@pytest.mark.parametrize("name", ["file.arrow", "stream.arrows", "v1.feather", "v2.feather"])
+def test_arrow_layouts_through_the_registry_are_valid_and_hashed(name: str) -> None:
+    path = DATA / "valid" / name
+    report = validate_path(path, ValidationOptions())
+    assert (report.format, report.valid, report.rows) == ("arrow", True, 300)
+    assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_truncated_stream_through_the_registry_is_invalid() -> None:
+    report = validate_path(DATA / "invalid" / "truncated.arrows", ValidationOptions())
+    assert not report.valid and [(f.row, f.code.value) for f in report.errors] == [(201, "format-error")]

@@ -21,6 +21,7 @@ from dataproduct_mcp.validators.base import (
     ValidationContext,
     ValidationOptions,
 )
+from dataproduct_mcp.validators.registry import validate_path
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "avro"
 
@@ -155,3 +156,11 @@ def test_mutated_avro_bytes_never_crash_the_validator(data: bytes, tmp_path_fact
         run(path, time_budget_s=10)
     except TimeBudgetExceeded:
         pass
+
+
+def test_avro_through_the_registry_is_detected_and_hashed_in_one_pass() -> None:
+    path = DATA / "invalid" / "bad_sync.avro"
+    report = validate_path(path, ValidationOptions())
+    assert report.format == "avro" and not report.valid
+    assert [(f.row, f.code.value) for f in report.errors] == [(1, "format-error")]
+    assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

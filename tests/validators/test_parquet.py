@@ -21,6 +21,7 @@ from dataproduct_mcp.validators.base import (
     ValidationOptions,
 )
 from dataproduct_mcp.validators.parquet import VALIDATOR
+from dataproduct_mcp.validators.registry import validate_path
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "parquet"
 
@@ -177,3 +178,20 @@ def test_mutated_parquet_bytes_never_crash_the_validator(data: bytes, tmp_path_f
         run(path, time_budget_s=10)
     except TimeBudgetExceeded:
         pass
+
+
+def test_parquet_through_the_registry_is_detected_hashed_and_reported() -> None:
+    path = DATA / "invalid" / "page_crc.parquet"
+    report = validate_path(path, ValidationOptions())
+    assert report.format == "parquet" and not report.valid
+    assert [(f.row, f.line, f.column, f.code.value) for f in report.errors] == [(101, None, None, "checksum-error")]
+    assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert report.rows == 200 and report.extra["row_groups"] == 3
+
+
+def test_parquet_with_a_wrong_extension_is_still_validated_as_parquet(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes((DATA / "valid" / "basic.parquet").read_bytes())
+    report = validate_path(path, ValidationOptions())
+    assert report.format == "parquet" and report.valid and report.rows == 300
+    assert [f.code.value for f in report.warnings] == ["format-error"]

@@ -20,6 +20,7 @@ from dataproduct_mcp.validators.base import (
     ValidationContext,
     ValidationOptions,
 )
+from dataproduct_mcp.validators.registry import validate_path
 from dataproduct_mcp.validators.xlsx import VALIDATOR
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "xlsx"
@@ -210,3 +211,16 @@ def test_mutated_xml_parts_inside_a_sound_zip_never_crash_the_validator(
         run(path, time_budget_s=10)
     except TimeBudgetExceeded:
         pass
+
+
+def test_xlsx_through_the_registry_is_detected_and_reports_sheets() -> None:
+    path = DATA / "invalid" / "messy.xlsx"
+    report = validate_path(path, ValidationOptions())
+    assert report.format == "xlsx" and not report.valid and report.rows == 32
+    assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert report.extra["sheets"][0]["name"] == "data"
+
+
+def test_xlsx_zip_bomb_guard_through_the_registry_uses_the_option() -> None:
+    report = validate_path(DATA / "valid" / "table.xlsx", ValidationOptions(max_uncompressed_bytes=10_000))
+    assert not report.valid and [f.code.value for f in report.errors] == ["format-error"]

@@ -20,6 +20,7 @@ from dataproduct_mcp.validators.base import (
     ValidationContext,
     ValidationOptions,
 )
+from dataproduct_mcp.validators.registry import validate_path
 from dataproduct_mcp.validators.xml import VALIDATOR
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "xml"
@@ -177,3 +178,28 @@ def test_mutated_xml_bytes_never_crash_the_validator(data: bytes, tmp_path_facto
         run(path, time_budget_s=10)
     except TimeBudgetExceeded:
         pass
+
+
+def test_xml_through_the_registry_is_detected_and_hashed() -> None:
+    path = DATA / "valid" / "records.xml"
+    report = validate_path(path, ValidationOptions())
+    assert (report.format, report.valid, report.rows) == ("xml", True, 50)
+    assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_gzip_xml_is_validated_through_a_bounded_decompressor(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "records.xml.gz"
+    path.write_bytes(gzip.compress((DATA / "valid" / "records.xml").read_bytes()))
+    report = validate_path(path, ValidationOptions())
+    assert (report.format, report.valid, report.rows) == ("xml", True, 50)
+    assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    small = validate_path(path, ValidationOptions(max_uncompressed_bytes=1000))
+    assert not small.valid and [f.code.value for f in small.errors] == ["format-error"]
+
+
+def test_billion_laughs_through_the_registry_is_invalid_not_expanded() -> None:
+    report = validate_path(DATA / "invalid" / "billion_laughs.xml", ValidationOptions())
+    assert report.format == "xml" and not report.valid
+    assert [(f.line, f.code.value) for f in report.errors] == [(3, "format-error")]

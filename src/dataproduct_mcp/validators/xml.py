@@ -5,12 +5,16 @@ Built directly on expat (the parser under ``defusedxml``), fed 64 KiB at a time 
 ``forbid_external``): any entity declaration (billion laughs, XXE) or external entity
 reference is refused as a ``format-error`` at its position and parsing stops there: nothing is
 ever expanded or fetched. No tree is built, so memory is bounded whatever the file size.
+A gzip-wrapped file is read through a decompressor bounded by
+``options.max_uncompressed_bytes`` (byte offsets are then in the uncompressed document).
 ``rows`` counts the records: the root's children carrying the most frequent tag; ``columns``
 are the attribute and child-element names of those records.
 """
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections import Counter
 from typing import Any
 from xml.parsers import expat
@@ -46,6 +50,28 @@ def _bad_utf8_at(chunk: bytes, index: int) -> bool:
     except UnicodeDecodeError as exc:
         return exc.start == 0 and exc.reason != "unexpected end of data"
     return False
+
+
+class _TooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"uncompressed size exceeds the limit of {limit} bytes")
+        self.limit = limit
+
+
+class _Bounded:
+    """A decompressing stream that stops at ``limit`` uncompressed bytes (gzip bombs)."""
+
+    def __init__(self, stream: Any, limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._done = 0
+
+    def read(self, n: int) -> bytes:
+        data: bytes = self._stream.read(n)
+        self._done += len(data)
+        if self._done > self._limit:
+            raise _TooLarge(self._limit)
+        return data
 
 
 class _Refused(Exception):
@@ -173,9 +199,13 @@ class XmlValidator:
                 FindingCode.schema_mismatch, "declared schemas are not checked on XML files (no tabular mapping)"
             )
         stream = source.open()
+        text: Any = stream
+        if source.compression == "gzip":
+            result.extra["compression"] = "gzip"
+            text = _Bounded(gzip.GzipFile(fileobj=stream, mode="rb"), ctx.options.max_uncompressed_bytes)
         cancelled = False
         try:
-            empty = self._feed(parser, scan, stream, ctx, encoding)
+            empty = self._feed(parser, scan, text, source, ctx, encoding)
         except Cancelled:
             cancelled = True
             raise
@@ -196,13 +226,22 @@ class XmlValidator:
         result.extra = {"root": scan.root, "record_tag": scan.record_tag, "child_tags": dict(scan.tags.most_common(20))}
         return result
 
-    def _feed(self, parser: Any, scan: _Scan, stream: Any, ctx: ValidationContext, encoding: str | None) -> bool:
+    def _feed(
+        self, parser: Any, scan: _Scan, stream: Any, source: Source, ctx: ValidationContext, encoding: str | None
+    ) -> bool:
         """Feed the whole stream; return True if it was empty."""
         findings = ctx.findings
         done = 0
         limit = max(ctx.options.max_line_bytes, CHUNK)
         while True:
-            chunk = stream.read(CHUNK)
+            try:
+                chunk = stream.read(CHUNK)
+            except (OSError, EOFError, zlib.error) as exc:  # a corrupt or truncated gzip stream
+                findings.error(FindingCode.format_error, f"cannot read the gzip stream: {exc}", byte_offset=done)
+                return False
+            except _TooLarge as exc:
+                findings.error(FindingCode.format_error, str(exc), byte_offset=exc.limit)
+                return False
             final = not chunk
             if final and done == 0:
                 return True
@@ -233,7 +272,7 @@ class XmlValidator:
                 return False
             if final:
                 return False
-            ctx.checkpoint(done)
+            ctx.checkpoint(source.bytes_read)
 
 
 VALIDATOR = XmlValidator()
