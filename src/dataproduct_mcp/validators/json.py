@@ -96,12 +96,13 @@ class _Window:
             if not self.fill():
                 return False
 
-    def syntax_error(self, at: int, message: str) -> _Stop:
+    def syntax_error(self, at: int, message: str, row: int | None = None) -> _Stop:
         where = self.where(at)
         column = self.cur_col0 + 1
         self.ctx.findings.error(
             FindingCode.format_error,
             f"JSON syntax error: {message} (line {where['line']}, character {column})",
+            row=row,
             column=column,
             **where,
         )
@@ -167,20 +168,22 @@ class JsonValidator:
             )
         return shape
 
-    def _value(self, w: _Window, limit: int) -> tuple[Any, int]:
+    def _value(self, w: _Window, limit: int, row: int | None = None) -> tuple[Any, int]:
         while True:
             try:
                 value, end = _DECODER.raw_decode(w.buf, w.pos)
             except json.JSONDecodeError as exc:
-                if len(w.buf) - w.pos <= limit and w.fill():
-                    continue  # maybe only cut by the window
                 if len(w.buf) - w.pos > limit:
-                    raise w.syntax_error(w.pos, f"value longer than {limit} bytes or {exc.msg}") from None
-                raise w.syntax_error(exc.pos, exc.msg) from None
+                    raise w.syntax_error(w.pos, f"value longer than {limit} bytes or {exc.msg}", row) from None
+                if not w.eof:
+                    w.fill()  # maybe only cut by the window: read on and decode again
+                    continue
+                raise w.syntax_error(exc.pos, exc.msg, row) from None
             except RecursionError:
-                raise w.syntax_error(w.pos, "value nested too deeply") from None
-            if end == len(w.buf) and w.fill():
-                continue  # a number or literal touching the window's end may go on
+                raise w.syntax_error(w.pos, "value nested too deeply", row) from None
+            if end == len(w.buf) and not w.eof:
+                w.fill()  # a number or literal touching the window's end may go on
+                continue
             return value, end
 
     def _array(self, w: _Window, ctx: ValidationContext, sink: RecordSink) -> None:
@@ -202,7 +205,7 @@ class JsonValidator:
                 if w.buf[w.pos] == "]":
                     raise w.syntax_error(w.pos, "trailing comma before ']'")
             start = w.pos
-            value, end = self._value(w, limit)
+            value, end = self._value(w, limit, sink.rows + 1)
             where = w.where(start)
             sink.add(value, line=where["line"], byte_offset=where["byte_offset"], size=end - start)
             w.pos = end

@@ -274,7 +274,7 @@ def validate_path(
         sha256=sha256,
         rows=result.rows,
         columns=result.columns,
-        errors=collector.errors,
+        errors=sorted(collector.errors, key=_position),
         warnings=collector.warnings,
         error_count=collector.error_count,
         warning_count=collector.warning_count,
@@ -283,6 +283,11 @@ def validate_path(
         elapsed_ms=round((time.monotonic() - started) * 1000, 3),
         extra=extra,
     )
+
+
+def _position(finding: Finding) -> tuple[int, int, int]:
+    """Findings in file order (file-level findings, which have no row, first)."""
+    return (finding.row or 0, finding.line or 0, finding.column or 0)
 
 
 def _detect_for(path: Path, head: bytes, options: ValidationOptions) -> tuple[FormatValidator, bool, list[Finding]]:

@@ -15,10 +15,11 @@ findings at once and then checks records in one of two ways:
   precise path; callers that do not (Parquet, xlsx) call :meth:`TableChecker.check_batch`,
   which converts the batch to rows and reports findings by row.
 
-Type inference (no declared schema) samples the first records with a confidence of 0.9
-(frictionless' default): a column where at least 90 % of the sampled non-empty values are
-integers *is* an integer column, and every other value, anywhere in the file, is a
-``type-error`` at its row. The only widening allowed is integer → number (both numeric).
+Type inference (no declared schema) samples the first records: a column whose sampled
+non-empty values all fit a type except at most ``max(1, 10 %)`` of them (frictionless'
+confidence of 0.9, and never fewer than one outlier, so one bad value among three is still
+an outlier, not a reason to widen) *is* of that type, and every other value, anywhere in the
+file, is a ``type-error`` at its row. The only widening allowed is integer → number.
 
 Unique checks keep a bounded set of 64-bit value hashes (:class:`UniqueTracker`, at most
 ``UNIQUE_CAP`` entries for the whole file, about 70 MB at the cap). When the cap is hit a
@@ -143,12 +144,18 @@ def _parse_strict_date(text: str) -> tuple[bool, Any]:
 _TEXT_CANDIDATES = (ColumnType.integer, ColumnType.number, ColumnType.boolean, ColumnType.date, ColumnType.datetime)
 
 
+def _needed(n: int) -> int:
+    """How many of ``n`` sampled values must fit a type for the column to have it."""
+    outliers = max(1, math.floor((1 - INFER_CONFIDENCE) * n + 1e-9))
+    return max(n - outliers, n // 2 + 1)
+
+
 def infer_text_type(values: Sequence[str | None]) -> ColumnType:
-    """The narrowest type that at least ``INFER_CONFIDENCE`` of the non-empty values have."""
+    """The narrowest type that all non-empty values but a few outliers have (module docstring)."""
     present = [v for v in values if v]
     if not present:
         return ColumnType.string
-    need = math.ceil(INFER_CONFIDENCE * len(present))
+    need = _needed(len(present))
     for ctype in _TEXT_CANDIDATES:
         ok = 0
         for i, v in enumerate(present):
@@ -178,7 +185,7 @@ def infer_json_type(values: Sequence[Any]) -> ColumnType | None:
     if not present:
         return ColumnType.string
     kinds = [_json_kind(v) for v in present]
-    need = math.ceil(INFER_CONFIDENCE * len(present))
+    need = _needed(len(present))
     counts = {k: kinds.count(k) for k in set(kinds)}
     if counts.get("integer", 0) >= need:
         return ColumnType.integer
