@@ -6,6 +6,7 @@ one boundary (:mod:`dataproduct_mcp.server.errors`) as the structured error of c
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Any
 
@@ -50,6 +51,12 @@ class DataProductServer(MCPServer[Any]):
     def __init__(self, app: Application, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.app = app
+
+    def add_tool(self, fn: Any, *args: Any, description: str | None = None, **kwargs: Any) -> None:
+        # Tool descriptions are product copy read by an LLM: no source-code indentation in them.
+        if description is None and fn.__doc__:
+            description = inspect.cleandoc(fn.__doc__)
+        super().add_tool(fn, *args, description=description, **kwargs)
 
     def tenant_for_request(self) -> str:
         token = get_access_token()
