@@ -42,7 +42,8 @@ from dataproduct_mcp.validators.textio import TextChunks
 
 __all__ = ["VALIDATOR", "CsvValidator"]
 
-SAMPLE_ROWS = 1000
+SAMPLE_ROWS = 1000  # type inference looks at the first SAMPLE_ROWS records within SAMPLE_BYTES
+SAMPLE_BYTES = 1 << 20
 _csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # fields are bounded by max_line_bytes instead
 
 CHECKS = (
@@ -210,8 +211,11 @@ class CsvValidator:
         if header is None:
             return None
         if not header:
-            ctx.findings.error(FindingCode.blank_header, "header line is blank", line=1, column=1)
-            header = [""]
+            header = [""]  # a blank first line: one blank label (the checker reports it)
+        while not eof and len(data) - header_len < SAMPLE_BYTES:  # the sample must not depend on chunking
+            more = chunks.read()
+            eof = not more
+            data += more
         types = self._infer_types(chunks, ctx, header, data[header_len:], eof)
         checker = TableChecker(ctx, header, ctx.options.schema, [t for t, _ in types])
         for col, (_, tz) in zip(checker.columns, types, strict=True):
@@ -254,7 +258,7 @@ class CsvValidator:
     ) -> list[tuple[ColumnType, str | None]]:
         sample: list[list[str]] = [[] for _ in header]
         scanner = _Scanner(chunks, ctx, self.delimiter, report=False)
-        head = body[: 1 << 20]
+        head = body[:SAMPLE_BYTES]
         for n, (cells, _line, _offset, _open) in enumerate(scanner.records(head, 0, 1, eof and len(head) == len(body))):
             if n >= SAMPLE_ROWS:
                 break
@@ -279,8 +283,10 @@ class CsvValidator:
         buf = bytearray(max(2 * step, len(pending) + step))
         end = len(pending)
         buf[:end] = pending
+        window = step  # a part ends at the last newline within this many bytes
+        need_more = False
         while True:
-            if not eof:
+            if not eof and (end < window or need_more):
                 if len(buf) - end < step:
                     grown = bytearray(end + 2 * step)
                     grown[:end] = buf[:end]
@@ -291,25 +297,44 @@ class CsvValidator:
                 end += n
             if end == 0:
                 return
-            cut = end if eof else buf.rfind(b"\n", 0, end) + 1
-            if cut == 0:
+            cut = _cut(buf, end, window, eof)
+            need_more = cut == 0
+            if need_more:
                 if end > limit:
                     rest, eof = self._skip_long_line(chunks, ctx, run, bytes(buf[:end]), eof)
                     end = len(rest)
                     buf[:end] = rest
+                    need_more = False
                 continue
+            if cut > limit:  # only then can a line be longer than the limit
+                long_at = _long_line(buf, cut, limit)
+                if long_at == 0:
+                    skip = buf.find(b"\n", 0, cut) + 1 or cut
+                    self._report_long_line(chunks, ctx, run)
+                    chunks.consumed(memoryview(buf)[:skip])
+                    run.offset += skip
+                    buf[: end - skip] = buf[skip:end]
+                    end -= skip
+                    continue
+                if long_at is not None:
+                    cut = long_at
             with memoryview(buf) as view:
-                used = self._process(chunks, ctx, checker, run, view[:cut], eof)
-            if used < cut and end - used > limit + step:
-                ctx.findings.error(
-                    FindingCode.format_error,
-                    f"record longer than {limit} bytes (an unclosed quote?); validation stopped here",
-                    row=run.rows + 1,
-                    line=chunks.line_at(run.offset),
-                    byte_offset=chunks.offset(run.offset),
-                )
-                run.extra["stopped"] = "record-too-long"
-                return
+                used = self._process(chunks, ctx, checker, run, view[:cut], eof and cut == end)
+            if used < cut:  # the last record runs on past the part (a quoted value with newlines)
+                if cut - used > limit:
+                    ctx.findings.error(
+                        FindingCode.format_error,
+                        f"record longer than {limit} bytes (an unclosed quote?); validation stopped here",
+                        row=run.rows + 1,
+                        line=chunks.line_at(run.offset + used),
+                        byte_offset=chunks.offset(run.offset + used),
+                    )
+                    run.extra["stopped"] = "record-too-long"
+                    return
+                window = 2 * (cut - used) + step
+                need_more = not eof
+            else:
+                window = step
             run.offset += used
             buf[: end - used] = buf[used:end]
             end -= used
@@ -332,9 +357,7 @@ class CsvValidator:
         chunks.consumed(part[:used])
         return used
 
-    def _skip_long_line(
-        self, chunks: TextChunks, ctx: ValidationContext, run: _Run, data: bytes, eof: bool
-    ) -> tuple[bytes, bool]:
+    def _report_long_line(self, chunks: TextChunks, ctx: ValidationContext, run: _Run) -> None:
         run.rows += 1
         ctx.findings.error(
             FindingCode.format_error,
@@ -343,6 +366,11 @@ class CsvValidator:
             line=chunks.line_at(run.offset),
             byte_offset=chunks.offset(run.offset),
         )
+
+    def _skip_long_line(
+        self, chunks: TextChunks, ctx: ValidationContext, run: _Run, data: bytes, eof: bool
+    ) -> tuple[bytes, bool]:
+        self._report_long_line(chunks, ctx, run)
         while True:
             nl = data.find(b"\n")
             if nl >= 0:
@@ -408,6 +436,28 @@ class CsvValidator:
             else:
                 checker.check_record(cells, row=run.rows, line=rec_line, byte_offset=byte_offset)
         return scanner.consumed
+
+
+def _cut(buf: bytearray, end: int, step: int, eof: bool) -> int:
+    """Where the next part ends: after the last newline within ``step`` bytes (or the first
+    one after that), the end of the data at the end of the file, 0 if more must be read."""
+    if eof and end <= step:
+        return end
+    cut = buf.rfind(b"\n", 0, min(end, step)) + 1
+    if cut == 0:
+        cut = buf.find(b"\n", step, end) + 1
+    return end if cut == 0 and eof else cut
+
+
+def _long_line(buf: bytearray, cut: int, limit: int) -> int | None:
+    """Start of the first line of ``buf[:cut]`` longer than ``limit`` bytes, if any."""
+    pos = 0
+    while pos < cut:
+        line_end = buf.find(b"\n", pos, cut) + 1 or cut
+        if line_end - pos > limit:
+            return pos
+        pos = line_end
+    return None
 
 
 def _reject_row(row: Any) -> str:

@@ -198,7 +198,7 @@ def detect(
 
 def _structured_text(ext_v: FormatValidator, text: list[FormatValidator], head: bytes) -> bool:
     """CSV/TSV sniffs accept nearly any text: JSON, JSON Lines or XML content wins over them."""
-    if ext_v.name not in _WEAK_TEXT:
+    if ext_v.name not in _WEAK_TEXT or not head.strip():
         return False
     return any(v.name not in _WEAK_TEXT and _sniff(v, head) for v in text)
 

@@ -217,9 +217,9 @@ def arrow_type_for(ctype: ColumnType, *, tz: str | None = None) -> pa.DataType:
 class UniqueTracker:
     """Bounded memory duplicate detection over the whole file (see the module docstring)."""
 
-    def __init__(self, ctx: ValidationContext, cap: int = UNIQUE_CAP) -> None:
+    def __init__(self, ctx: ValidationContext, cap: int | None = None) -> None:
         self.ctx = ctx
-        self.cap = cap
+        self.cap = UNIQUE_CAP if cap is None else cap
         self.seen: dict[int, set[int]] = {}
         self.size = 0
         self.exhausted = False
