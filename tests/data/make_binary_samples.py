@@ -46,6 +46,23 @@ def _out(fmt: str, kind: str, name: str) -> Path:
     return path
 
 
+# (offset, byte) patches found by fuzzing (tests/validators/test_*.py fuzz tests, seeds 7 and 12).
+PARQUET_FUZZ_PATCH = [(63, 157), (73, 128), (112, 19), (213, 0), (229, 95), (304, 128), (345, 186), (367, 87)]
+FEATHER_V1_FUZZ_PATCH = [
+    (3518, 3), (3538, 14), (3615, 148), (4349, 127), (4720, 142), (5618, 68), (6102, 255), (6826, 96),
+    (8749, 217), (9706, 70), (10822, 181), (11245, 69), (11643, 128), (12565, 48), (13872, 158),
+    (15538, 181), (15624, 1),
+]  # fmt: skip
+
+
+def _patch(data: bytes, patch: list[tuple[int, int]]) -> bytes:
+    damaged = bytearray(data)
+    for offset, value in patch:
+        if offset < len(damaged):
+            damaged[offset] = value
+    return bytes(damaged)
+
+
 def _flip(data: bytes, offset: int) -> bytes:
     damaged = bytearray(data)
     damaged[offset] ^= 0xFF
@@ -82,6 +99,11 @@ def parquet() -> None:
     sink = io.BytesIO()
     pq.write_table(marker, sink, compression="none", use_dictionary=False)
     _out("parquet", "invalid", "bad_utf8.parquet").write_bytes(sink.getvalue().replace(b"ZZZ", b"\xff\xfe\xfd"))
+    # Found by fuzzing: a footer whose size statistics make pyarrow's column-chunk metadata abort
+    # the process (std::terminate) when read; decoding the row group only raises.
+    _out("parquet", "invalid", "fuzz_histogram.parquet").write_bytes(
+        _patch(_out("parquet", "invalid", "bad_utf8.parquet").read_bytes(), PARQUET_FUZZ_PATCH)
+    )
     # Declared-schema sample: a valid file whose values break the constraints of the tests' schema.
     pq.write_table(
         pa.table({"id": pa.array([1, 2, 2, 4], pa.int64()), "code": pa.array(["AB", "ABC", None, "x"])}),
@@ -116,6 +138,11 @@ def arrow() -> None:
     _out("arrow", "invalid", "truncated.arrows").write_bytes(raw[: len(raw) * 3 // 4])
     # Invalid UTF-8 inside a string buffer of the first batch (uncompressed file).
     _out("arrow", "invalid", "bad_utf8.arrow").write_bytes(data.replace("ünïcødé".encode(), b"\xff" * 11, 1))
+    # A column name that is not UTF-8 (pyarrow raises on every access to it).
+    _out("arrow", "invalid", "bad_name.arrow").write_bytes(data.replace(b"price", b"pr\xffce"))
+    # Found by fuzzing: a Feather v1 file on which Arrow's v1 reader crashes (SIGSEGV).
+    v1 = (HERE / "arrow" / "valid" / "v1.feather").read_bytes()
+    _out("arrow", "invalid", "fuzz_crash_v1.feather").write_bytes(_patch(v1, FEATHER_V1_FUZZ_PATCH))
     _out("arrow", "invalid", "not_arrow.arrow").write_bytes(b"ARROW1\x00\x00" + b"\x00" * 64 + b"ARROW1")
 
 

@@ -193,3 +193,14 @@ def test_arrow_layouts_through_the_registry_are_valid_and_hashed(name: str) -> N
 def test_truncated_stream_through_the_registry_is_invalid() -> None:
     report = validate_path(DATA / "invalid" / "truncated.arrows", ValidationOptions())
     assert not report.valid and [(f.row, f.code.value) for f in report.errors] == [(201, "format-error")]
+
+
+def test_column_name_that_is_not_utf8_is_an_encoding_error_and_checks_go_on() -> None:
+    result, ctx, _ = run(DATA / "invalid" / "bad_name.arrow")
+    assert table(ctx) == [(None, None, 3, "encoding-error")]
+    assert result.rows == 300 and result.columns[2].name.startswith("<column 3")
+
+
+def test_feather_v1_that_crashes_arrows_reader_only_kills_the_child_process() -> None:
+    result, ctx, _ = run(DATA / "invalid" / "fuzz_crash_v1.feather")
+    assert [code for *_, code in table(ctx)] == ["format-error"]

@@ -195,3 +195,10 @@ def test_parquet_with_a_wrong_extension_is_still_validated_as_parquet(tmp_path: 
     report = validate_path(path, ValidationOptions())
     assert report.format == "parquet" and report.valid and report.rows == 300
     assert [f.code.value for f in report.warnings] == ["format-error"]
+
+
+def test_footer_that_makes_pyarrow_abort_on_column_metadata_is_a_finding_not_a_crash() -> None:
+    # Fuzzing found a footer on which pyarrow's ColumnChunkMetaData calls std::terminate; the
+    # validator never builds column-chunk metadata, and decoding the row group only raises.
+    _, ctx, _ = run(DATA / "invalid" / "fuzz_histogram.parquet")
+    assert table(ctx) == [(1, None, None, "format-error")]

@@ -203,3 +203,10 @@ def test_billion_laughs_through_the_registry_is_invalid_not_expanded() -> None:
     report = validate_path(DATA / "invalid" / "billion_laughs.xml", ValidationOptions())
     assert report.format == "xml" and not report.valid
     assert [(f.line, f.code.value) for f in report.errors] == [(3, "format-error")]
+
+
+def test_unknown_declared_encoding_is_an_encoding_error(tmp_path: Path) -> None:
+    path = tmp_path / "enc.xml"
+    path.write_bytes(b'<?xml version="1.0" encoding="UTF-Z"?>\n<r/>\n')
+    _, ctx, _ = run(path)
+    assert [code for *_, code in table(ctx)] == ["encoding-error"]

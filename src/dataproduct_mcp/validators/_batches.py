@@ -38,8 +38,36 @@ def contract_type(t: pa.DataType) -> str:
     return str(t)
 
 
+def safe_names(schema: pa.Schema) -> list[str]:
+    """Field names; a name that is not UTF-8 (a corrupt file) gets a placeholder instead of raising."""
+    names = []
+    for i, f in enumerate(schema):
+        try:
+            names.append(f.name)
+        except UnicodeDecodeError:
+            names.append(f"<column {i + 1}: name is not UTF-8>")
+    return names
+
+
+def _name_is_bad(f: pa.Field) -> bool:
+    try:
+        return not isinstance(f.name, str)
+    except UnicodeDecodeError:
+        return True
+
+
+def _type_name(t: pa.DataType) -> str:
+    try:
+        return contract_type(t)
+    except UnicodeDecodeError:  # nested field names are part of the type's text
+        return "<type with a non-UTF-8 field name>"
+
+
 def column_infos(schema: pa.Schema) -> list[ColumnInfo]:
-    return [ColumnInfo(name=f.name, type=contract_type(f.type), nullable=f.nullable) for f in schema]
+    return [
+        ColumnInfo(name=name, type=_type_name(f.type), nullable=f.nullable)
+        for name, f in zip(safe_names(schema), schema, strict=True)
+    ]
 
 
 def _is_string(t: pa.DataType) -> bool:
@@ -76,22 +104,23 @@ def declared_checker(schema: pa.Schema, ctx: ValidationContext) -> TableChecker 
     if declared is None:
         return None
     ctx.check("type")
-    types = {f.name: f.type for f in schema}
+    names = safe_names(schema)
+    types = dict(zip(names, schema.types, strict=True))
     specs = []
     for spec in declared.columns:
         t = types.get(spec.name)
         if t is not None and not _compatible(spec.type, t):
             ctx.findings.error(
                 FindingCode.schema_mismatch,
-                f"column {spec.name!r} has type {t}, declared {spec.type.value}",
-                column=schema.names.index(spec.name) + 1,
+                f"column {spec.name!r} has type {_type_name(t)}, declared {spec.type.value}",
+                column=names.index(spec.name) + 1,
                 column_name=spec.name,
-                value=str(t),
+                value=_type_name(t),
             )
             spec = ColumnSpec(name=spec.name, type=spec.type)
         specs.append(spec)
     effective = TableSchema(columns=specs)
-    return TableChecker(ctx, schema.names, effective, header_line=None)
+    return TableChecker(ctx, names, effective, header_line=None)
 
 
 class BatchChecker:
@@ -107,9 +136,16 @@ class BatchChecker:
         self.full_validate = full_validate
         if full_validate:
             ctx.check("values")
+        self.names = safe_names(schema)
+        bad = [i for i, f in enumerate(schema) if _name_is_bad(f)]
+        self.renamed = bool(bad)
+        for i in bad:
+            ctx.findings.error(FindingCode.encoding_error, "column name is not valid UTF-8", column=i + 1)
         self.table = declared_checker(schema, ctx)
 
     def check(self, batch: pa.RecordBatch, row_offset: int) -> None:
+        if self.renamed:  # pyarrow raises on every column access while a name is not UTF-8
+            batch = batch.rename_columns(self.names)
         if self.full_validate:
             try:
                 batch.validate(full=True)
@@ -123,7 +159,9 @@ class BatchChecker:
         """A batch failed full validation: point at the bad column, and at rows for bad UTF-8."""
         findings = self.ctx.findings
         located = False
+        names = safe_names(batch.schema)
         for position, (field, column) in enumerate(zip(batch.schema, batch.columns, strict=True), start=1):
+            name = names[position - 1]
             try:
                 column.validate(full=True)
                 continue
@@ -131,7 +169,13 @@ class BatchChecker:
                 column_message = str(exc)
             if _is_string(field.type) and "utf8" in column_message.lower():
                 reported = False
-                binary = column.view(pa.large_binary() if pa.types.is_large_string(field.type) else pa.binary())
+                binary = column.view(
+                    pa.large_binary()
+                    if pa.types.is_large_string(field.type)
+                    else pa.binary_view()
+                    if pa.types.is_string_view(field.type)
+                    else pa.binary()
+                )
                 for i, raw in enumerate(binary.to_pylist()):
                     if raw is None:
                         continue
@@ -145,7 +189,7 @@ class BatchChecker:
                             value=raw.decode("utf-8", "replace"),
                             row=row_offset + i + 1,
                             column=position,
-                            column_name=field.name,
+                            column_name=name,
                         )
                 if reported:
                     located = True
@@ -153,10 +197,10 @@ class BatchChecker:
             located = True
             findings.error(
                 FindingCode.format_error,
-                f"invalid data in column {field.name!r}: {column_message}",
+                f"invalid data in column {name!r}: {column_message}",
                 row=row_offset + 1,
                 column=position,
-                column_name=field.name,
+                column_name=name,
             )
         if not located:
             findings.error(FindingCode.format_error, f"invalid record batch: {message}", row=row_offset + 1)

@@ -4,12 +4,18 @@ Every record batch is read and fully validated (``RecordBatch.validate(full=True
 sizes, offsets, dictionary indices, UTF-8), then checked against the declared schema. A
 truncated file (no trailing ``ARROW1``/footer) or a stream cut inside a message is a
 ``format-error`` at the batch where reading stopped. Memory is bounded by one record batch
-(as large as its writer made it); Feather v1, which has no batches, is read one column at a
-time, and whole only to check a declared schema (v1 is deprecated by Arrow; convert to v2).
+(as large as its writer made it). Feather v1 (deprecated by Arrow, no batches) is read whole by
+Arrow's v1 reader in a child process, which streams it back as IPC batches: that reader is not
+hardened against hostile files, so it must not run inside the server.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
+import threading
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -32,6 +38,7 @@ FILE_MAGIC = b"ARROW1"
 FEATHER_V1_MAGIC = b"FEA1"
 CONTINUATION = b"\xff\xff\xff\xff"
 MAX_FIRST_MESSAGE = 64 * 1024 * 1024
+V1_CHILD_HEAP = 1 << 30  # heap of the Feather v1 child process, on top of 4x the file size
 
 
 def _looks_like_stream(head: bytes) -> bool:
@@ -137,111 +144,103 @@ class ArrowValidator:
             result.rows = rows
 
     def _stream(self, source: Source, ctx: ValidationContext, result: FormatResult) -> None:
-        findings = ctx.findings
         with pa.OSFile(str(source.path)) as raw:
-            try:
-                reader = ipc.open_stream(raw)
-                schema = reader.schema
-            except (Cancelled, TimeBudgetExceeded):
-                raise
-            except Exception as exc:
-                findings.error(FindingCode.format_error, f"corrupt Arrow IPC stream schema message: {exc}")
-                return
-            result.columns = column_infos(schema)
-            checker = BatchChecker(schema, ctx)
-            ctx.check("record-batches")
-            rows = 0
-            batches = 0
-            while True:
-                offset = raw.tell()
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                except (Cancelled, TimeBudgetExceeded):
-                    raise
-                except Exception as exc:  # truncated or corrupt message
-                    findings.error(
-                        FindingCode.format_error,
-                        f"record batch {batches} cannot be read (truncated or corrupt stream): {exc}",
-                        row=rows + 1,
-                        byte_offset=offset,
-                    )
-                    break
-                checker.check(batch, rows)
-                rows += batch.num_rows
-                batches += 1
-                ctx.checkpoint(raw.tell())
-            result.rows = rows
-            result.extra["record_batches"] = batches
+            failure = self._read_stream(raw, raw.tell, ctx, result)
+        if failure is not None:
+            message, row, offset = failure
+            ctx.findings.error(FindingCode.format_error, message, row=row, byte_offset=offset)
 
-    def _feather_v1(self, source: Source, ctx: ValidationContext, result: FormatResult) -> None:
-        """Feather v1 (deprecated by Arrow) has no record batches: read and check one column at a time."""
-        findings = ctx.findings
+    def _read_stream(
+        self, raw: Any, tell: Any, ctx: ValidationContext, result: FormatResult
+    ) -> tuple[str, int | None, int | None] | None:
+        """Read and check every batch of an IPC stream; the failure that stopped it, if any."""
         try:
-            from pyarrow import _feather  # Arrow's own reader; the public one reads whole tables
-
-            reader: Any = _feather.FeatherReader(pa.OSFile(str(source.path)), False, None)
+            reader = ipc.open_stream(raw)
+            schema = reader.schema
         except (Cancelled, TimeBudgetExceeded):
             raise
         except Exception as exc:
-            findings.error(FindingCode.format_error, f"corrupt Feather v1 metadata: {exc}")
-            return
-        fields: list[pa.Field] = []
-        rows: int | None = None
+            return f"corrupt Arrow IPC stream schema message: {exc}", None, 0
+        result.columns = column_infos(schema)
+        checker = BatchChecker(schema, ctx)
         ctx.check("record-batches")
-        index = 0
+        rows = 0
+        batches = 0
+        failure = None
         while True:
+            offset = tell()
             try:
-                table = reader.read_indices([index])
-            except pa.ArrowIndexError:
+                batch = reader.read_next_batch()
+            except StopIteration:
                 break
             except (Cancelled, TimeBudgetExceeded):
                 raise
-            except Exception as exc:
-                if "out of bounds" in str(exc):
-                    break
-                findings.error(FindingCode.format_error, f"column {index + 1} cannot be read: {exc}", column=index + 1)
-                index += 1
-                continue
-            field = table.schema.field(0)
-            fields.append(field)
-            column_rows = table.num_rows
-            if rows is None:
-                rows = column_rows
-            elif column_rows != rows:
-                findings.error(
-                    FindingCode.format_error,
-                    f"column {field.name!r} has {column_rows} rows, the first column {rows}",
-                    column=index + 1,
-                    column_name=field.name,
-                )
+            except Exception as exc:  # truncated or corrupt message
+                message = f"record batch {batches} cannot be read (truncated or corrupt stream): {exc}"
+                failure = (message, rows + 1, offset)
+                break
+            checker.check(batch, rows)
+            rows += batch.num_rows
+            batches += 1
+            ctx.checkpoint(min(tell(), ctx.total_bytes))
+        result.rows = rows
+        result.extra["record_batches"] = batches
+        return failure
+
+    def _feather_v1(self, source: Source, ctx: ValidationContext, result: FormatResult) -> None:
+        """Feather v1 is read by Arrow's own v1 reader in a child process, which streams it back
+        as Arrow IPC: that reader is deprecated and not hardened (fuzzing made it crash the
+        process), so a hostile file may kill the child, never the server."""
+        remaining = max(0.1, ctx.options.time_budget_s - (time.monotonic() - ctx.started))
+        with tempfile.TemporaryFile() as errors:
+            child = subprocess.Popen(
+                [sys.executable, "-c", _FEATHER_V1_CHILD, str(source.path), str(V1_CHILD_HEAP + 4 * source.size)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+            )
+            watchdog = threading.Timer(remaining, child.kill)
+            watchdog.start()
             try:
-                table.validate(full=True)
-            except pa.ArrowException as exc:
-                findings.error(
-                    FindingCode.format_error,
-                    f"invalid data in column {field.name!r}: {exc}",
-                    column=index + 1,
-                    column_name=field.name,
-                )
-            index += 1
-            ctx.checkpoint(source.size * index // (index + 1))
-            del table
-        ctx.check("values")
-        schema = pa.schema(fields)
-        result.columns = column_infos(schema)
-        result.rows = rows or 0
-        checker = BatchChecker(schema, ctx, full_validate=False)
-        if checker.table is None or len(fields) != index:
-            return
-        # Declared schema: v1 has no batches, so this reads the whole table (see module docstring).
-        table = reader.read_indices(list(range(index)))
-        rows_done = 0
-        for batch in table.to_batches(max_chunksize=64 * 1024):
-            checker.check(batch, rows_done)
-            rows_done += batch.num_rows
-            ctx.checkpoint(source.size - 1)
+                assert child.stdout is not None
+                read = 0
+
+                def tell() -> int:
+                    return read
+
+                failure = self._read_stream(child.stdout, tell, ctx, result)
+                returncode = child.wait()
+            finally:
+                watchdog.cancel()
+                if child.stdout is not None:
+                    child.stdout.close()
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
+            errors.seek(0)
+            last = [line for line in errors.read()[-4000:].decode("utf-8", "replace").splitlines() if line.strip()]
+        if returncode != 0:
+            if returncode < 0:
+                why = f"the Feather v1 reader crashed on this file (signal {-returncode}) or ran out of time"
+            else:
+                why = f"the Feather v1 reader failed: {last[-1] if last else 'no message'}"
+            row = failure[1] if failure is not None else None
+            ctx.findings.error(FindingCode.format_error, f"{why}; convert the file to Feather v2", row=row)
+        elif failure is not None:
+            ctx.findings.error(FindingCode.format_error, failure[0], row=failure[1])
+
+
+_FEATHER_V1_CHILD = """
+import resource, sys, warnings
+# Cap the heap first: a forged v1 header must not make the reader allocate the machine's memory.
+resource.setrlimit(resource.RLIMIT_DATA, (int(sys.argv[2]), int(sys.argv[2])))
+warnings.simplefilter("ignore")
+import pyarrow.feather as feather, pyarrow.ipc as ipc
+table = feather.read_table(sys.argv[1], memory_map=False, use_threads=False)
+with ipc.new_stream(sys.stdout.buffer, table.schema) as writer:
+    for batch in table.to_batches(max_chunksize=65536):
+        writer.write_batch(batch)
+"""
 
 
 VALIDATOR = ArrowValidator()

@@ -142,33 +142,30 @@ class ParquetValidator:
         findings = ctx.findings
         result.columns = column_infos(schema)
         declared_rows = metadata.num_rows
-        result.extra = {
-            "row_groups": metadata.num_row_groups,
-            "created_by": metadata.created_by,
-            "format_version": metadata.format_version,
-        }
+        groups = metadata.num_row_groups
+        result.extra = {"row_groups": groups, "format_version": metadata.format_version}
+        try:
+            result.extra["created_by"] = metadata.created_by
+        except UnicodeDecodeError:
+            findings.warning(FindingCode.encoding_error, "the footer's created_by is not valid UTF-8")
         checker = BatchChecker(schema, ctx)
         for name in ("row-groups", "page-crc", "row-count"):
             ctx.check(name)
-        # Byte position of each row group's end, for progress (compressed sizes, as on disk).
-        ends: list[int] = []
-        done = 0
-        for rg in range(metadata.num_row_groups):
-            group = metadata.row_group(rg)
-            done += sum(group.column(c).total_compressed_size for c in range(group.num_columns))
-            ends.append(done)
+        # Rows of each row group, from the footer. Column-chunk metadata is deliberately not
+        # touched: on a corrupt footer pyarrow can abort the process building it (seen by fuzzing).
+        group_rows_of = [metadata.row_group(rg).num_rows for rg in range(groups)]
+        total_rows = max(sum(group_rows_of), 1)
         row_offset = 0
         decoded_total = 0
         decoded = 0
-        with BackgroundHash(source), prefetch(_decode(pf, metadata.num_row_groups)) as events:
+        with BackgroundHash(source), prefetch(_decode(pf, groups)) as events:
             for rg, batch, failure in events:
-                group_rows = metadata.row_group(rg).num_rows
+                group_rows = group_rows_of[rg]
                 if batch is not None:
                     checker.check(batch, row_offset + decoded)
                     decoded += batch.num_rows
-                    start = ends[rg - 1] if rg else 0
-                    share = decoded / group_rows if group_rows else 1.0
-                    ctx.checkpoint(min(ends[rg], start + int((ends[rg] - start) * share)))
+                    done = min(total_rows, row_offset + decoded)
+                    ctx.checkpoint(source.size * done // total_rows)
                     continue
                 if failure is not None:
                     code = FindingCode.checksum_error if _is_crc_error(failure) else FindingCode.format_error

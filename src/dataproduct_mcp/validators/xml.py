@@ -249,6 +249,14 @@ class XmlValidator:
                 parser.Parse(chunk, final)
             except _Refused:
                 return False
+            except (LookupError, UnicodeError, ValueError) as exc:  # pyexpat asks Python for unknown encodings
+                findings.error(
+                    FindingCode.encoding_error,
+                    f"the document's encoding cannot be decoded: {exc}",
+                    line=parser.CurrentLineNumber,
+                    column=parser.CurrentColumnNumber + 1,
+                )
+                return False
             except expat.ExpatError as exc:
                 at = parser.ErrorByteIndex
                 code = FindingCode.encoding_error if exc.code in _ENCODING_ERRORS else FindingCode.format_error
