@@ -74,3 +74,30 @@ def test_json_logs_are_one_json_object_per_line_on_stderr(tmp_path: Path) -> Non
     assert out.returncode == 0
     records = [json.loads(line) for line in out.stderr.splitlines() if line.strip()]
     assert records and all({"ts", "level", "msg", "trace_id"} <= set(r) for r in records)
+
+
+def test_validate_exits_0_for_valid_1_for_invalid_2_for_usage(tmp_path: Path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("a,b\n1,2\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2,3\n")
+    assert run(["validate", str(good)], tmp_path).returncode == 0
+    out = run(["validate", str(good), str(bad)], tmp_path)
+    assert out.returncode == 1
+    assert "extra-cell" in out.stdout
+    assert run(["validate", "--max-errors", "0", str(good)], tmp_path).returncode == 2
+    assert run(["validate", "--format", "docx", str(good)], tmp_path).returncode == 2
+    assert run(["validate"], tmp_path).returncode == 2
+
+
+def test_validate_json_prints_one_report_per_file(tmp_path: Path) -> None:
+    import json
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2,3\n")
+    out = run(["validate", "--json", str(bad), str(tmp_path / "missing.csv")], tmp_path)
+    assert out.returncode == 1
+    reports = json.loads(out.stdout)
+    assert [r.get("valid") for r in reports] == [False, None]
+    assert [(e["code"], e["row"], e["line"]) for e in reports[0]["errors"]] == [("extra-cell", 1, 2)]
+    assert reports[1]["error"]["code"] == "file-not-found"

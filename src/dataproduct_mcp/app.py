@@ -15,7 +15,9 @@ from dataproduct_mcp import __version__
 from dataproduct_mcp.config import Settings
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence import Store, open_store
+from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.products import ProductService
+from dataproduct_mcp.services.validation import ReportCache, ValidationService
 
 __all__ = ["Application"]
 
@@ -27,6 +29,7 @@ class Application:
     settings: Settings
     store: Store
     products: ProductService
+    validation: ValidationService
     started_monotonic: float = field(default_factory=time.monotonic)
     transport: str = "in-process"
     http_url: str | None = None
@@ -43,7 +46,13 @@ class Application:
             cursor_secret=secret,
             max_result_bytes=settings.max_result_bytes,
         )
-        return cls(settings=settings, store=store, products=products)
+        validation = ValidationService(
+            PathPolicy(settings.effective_allowed_roots),
+            ReportCache(settings.cache_max_bytes),
+            max_result_bytes=settings.max_result_bytes,
+            time_budget_s=settings.validation_time_budget_seconds,
+        )
+        return cls(settings=settings, store=store, products=products, validation=validation)
 
     async def start(self) -> None:
         await self.store.open()
@@ -71,6 +80,25 @@ class Application:
     @property
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_monotonic
+
+    async def submit_validation_task(self, tenant: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Queue a background validation (durable task); the task's result will be the report."""
+        tasks = getattr(self, "tasks", None)
+        if tasks is None:
+            from dataproduct_mcp.errors import InvalidArgument
+
+            raise InvalidArgument(
+                "background validation needs the task queue, which is not available in this build",
+                field="background",
+                suggestion="Call validate_file without background.",
+            )
+        # Check the path and options now, so a bad request fails at once rather than in the task.
+        self.validation.options(
+            format=params.get("format"), schema=params.get("schema"), max_errors=params.get("max_errors", 100)
+        )
+        self.validation.policy.identify(params["path"])
+        task = await tasks.submit(tenant, "validate-file", params)
+        return task.model_dump(mode="json")
 
     def default_tenant(self) -> str:
         return self.settings.tenant

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import anyio
 
-from dataproduct_mcp import __version__
+from dataproduct_mcp import __version__, cli_validate
 from dataproduct_mcp.config import ConfigError, Settings, load_settings
 from dataproduct_mcp.logs import configure_logging, get_logger
 
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="bind port for --transport http (default 8765)")
 
     sub.add_parser("check", help="validate configuration and storage, run start-up checks (exit 0/1)")
+    cli_validate.add_parser(sub)
     return parser
 
 
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    handlers = {"serve": _cmd_serve, "check": _cmd_check}
+    handlers = {"serve": _cmd_serve, "check": _cmd_check, "validate": cli_validate.run}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

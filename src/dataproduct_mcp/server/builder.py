@@ -82,7 +82,7 @@ class DataProductServer(MCPServer[Any]):
 
 
 def build_server(app: Application) -> DataProductServer:
-    from dataproduct_mcp.server import tools_products, tools_status
+    from dataproduct_mcp.server import tools_files, tools_products, tools_status
 
     server = DataProductServer(
         app,
@@ -93,5 +93,6 @@ def build_server(app: Application) -> DataProductServer:
         log_level=app.settings.log_level,
     )
     tools_products.register(server, app)
+    tools_files.register(server, app)
     tools_status.register(server, app)
     return server

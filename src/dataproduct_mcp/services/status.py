@@ -29,6 +29,18 @@ async def component_health(app: Application) -> dict[str, dict[str, object]]:
             "status": "down",
             "detail": {"backend": app.store.backend, "error": type(exc).__name__},
         }
+    stats = app.validation.cache.stats()
+    out["cache"] = {
+        "status": "ok" if stats.max_bytes else "disabled",
+        "detail": {
+            "hits": stats.hits,
+            "misses": stats.misses,
+            "evictions": stats.evictions,
+            "entries": stats.entries,
+            "bytes": stats.bytes,
+            "max_bytes": stats.max_bytes,
+        },
+    }
     return out
 
 

@@ -1,0 +1,84 @@
+"""File tools (contract §3, §6): validate_file and list_file_formats."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, Field
+
+from dataproduct_mcp.app import Application
+from dataproduct_mcp.context import current_tenant
+from dataproduct_mcp.domain.validation import Report
+from dataproduct_mcp.server.builder import DataProductServer, annotations
+from dataproduct_mcp.server.progress import thread_progress
+from dataproduct_mcp.validators.registry import FormatInfo
+
+
+class FormatList(BaseModel):
+    formats: list[FormatInfo]
+
+
+class ValidateFileResult(BaseModel):
+    report: Report | None = Field(None, description="The validation report (foreground calls).")
+    task: dict[str, Any] | None = Field(None, description="The durable task (background calls); poll get_task.")
+
+
+def register(server: DataProductServer, app: Application) -> None:
+    def tenant() -> str:
+        return current_tenant() or app.default_tenant()
+
+    @server.tool(annotations=annotations("Validate a file", read_only=True, idempotent=True))
+    async def validate_file(
+        path: Annotated[
+            str,
+            Field(
+                description="File inside the allowed roots (absolute, or relative to the first root). "
+                "Example: 'data/orders.csv'.",
+                max_length=4096,
+            ),
+        ],
+        ctx: Context,
+        format: Annotated[
+            str | None, Field(description="Force a format (see list_file_formats); detected if omitted.", max_length=32)
+        ] = None,
+        schema: Annotated[
+            dict[str, Any] | None,
+            Field(
+                description="Expected columns: {columns: [{name, type: string|integer|number|boolean|date|"
+                "datetime, required?, unique?, minimum?, maximum?, pattern?, enum?, min_length?, max_length?}]}."
+            ),
+        ] = None,
+        max_errors: Annotated[
+            int, Field(ge=1, le=1000, description="Errors to list (error_count is always the true total).")
+        ] = 100,
+        background: Annotated[
+            bool, Field(description="Return a task at once and put the report in its result (for large files).")
+        ] = False,
+    ) -> ValidateFileResult:
+        """Validate one data file by type — CSV, TSV, JSON, JSON Lines, Parquet, Arrow/Feather, xlsx, Avro,
+        XML, and gzip-compressed text — streaming, in bounded memory. Checks structure (encoding, headers,
+        ragged rows, syntax with line/column, corrupt containers), infers column types over the whole file
+        and applies the optional `schema`. A file that fails is not an error: the report says valid=false
+        and lists findings {code, message, row, line, byte_offset, column}. Repeated calls on an unchanged
+        file return the cached report (cached=true)."""
+        if background:
+            task = await app.submit_validation_task(
+                tenant(), {"path": path, "format": format, "schema": schema, "max_errors": max_errors}
+            )
+            return ValidateFileResult(task=task)
+        report = await app.validation.validate(
+            tenant(),
+            path,
+            format=format,
+            schema=schema,
+            max_errors=max_errors,
+            progress=thread_progress(ctx, f"validating {path}"),
+        )
+        return ValidateFileResult(report=report)
+
+    @server.tool(annotations=annotations("List file formats", read_only=True, idempotent=True))
+    async def list_file_formats() -> FormatList:
+        """The file formats validate_file understands: name, title, extensions, IANA media types, whether
+        binary, and the checks each performs."""
+        return FormatList(formats=app.validation.list_formats())

@@ -1,0 +1,222 @@
+"""File validation use case: path policy → cache → validator registry (in a worker thread) → report.
+
+The cache is an LRU bounded in bytes (``DPMCP_CACHE_MAX_BYTES``), keyed by tenant, real path,
+size, modification time and options, so a changed file is never served stale; a file that
+changes while it is being validated is not cached. Concurrent identical requests share one
+run. Validations run in worker threads, at most one per CPU at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from cachetools import LRUCache
+from pydantic import ValidationError
+
+from dataproduct_mcp.domain.schema import TableSchema
+from dataproduct_mcp.domain.validation import Report
+from dataproduct_mcp.errors import InvalidArgument
+from dataproduct_mcp.logs import get_logger
+from dataproduct_mcp.services.files import FileIdentity, PathPolicy
+from dataproduct_mcp.services.products import invalid_argument_from
+from dataproduct_mcp.validators import registry
+from dataproduct_mcp.validators.base import ValidationOptions
+from dataproduct_mcp.validators.registry import FormatInfo
+
+__all__ = ["CacheStats", "ReportCache", "ValidationService"]
+
+log = get_logger(__name__)
+
+MAX_ERRORS_LIMIT = 1000
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+    entries: int = 0
+    bytes: int = 0
+    max_bytes: int = 0
+
+
+class _CountingLRU(LRUCache[Any, Report]):
+    def __init__(self, maxsize: int, getsizeof: Callable[[Report], int]) -> None:
+        super().__init__(maxsize=maxsize, getsizeof=getsizeof)
+        self.evictions = 0
+
+    def popitem(self) -> tuple[Any, Report]:
+        item = super().popitem()
+        self.evictions += 1
+        return item
+
+
+class ReportCache:
+    """Validation reports by key, bounded in bytes (the size of each report's JSON)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._sizes: dict[int, int] = {}
+        self._lru = _CountingLRU(maxsize=max(1, max_bytes), getsizeof=self._size_of)
+        self.hits = 0
+        self.misses = 0
+
+    def _size_of(self, report: Report) -> int:
+        return self._sizes.get(id(report)) or len(report.model_dump_json())
+
+    def get(self, key: Any) -> Report | None:
+        if self.max_bytes == 0:
+            self.misses += 1
+            return None
+        report = self._lru.get(key)
+        if report is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return report
+
+    def put(self, key: Any, report: Report) -> None:
+        size = len(report.model_dump_json())
+        if self.max_bytes == 0 or size > self.max_bytes:
+            return  # too big for the cache: not an error, just not cached
+        self._sizes[id(report)] = size
+        self._lru[key] = report
+        live = {id(v) for v in self._lru.values()}
+        if len(self._sizes) > 2 * len(live) + 16:
+            self._sizes = {k: v for k, v in self._sizes.items() if k in live}
+
+    def stats(self) -> CacheStats:
+        return CacheStats(
+            hits=self.hits,
+            misses=self.misses,
+            evictions=self._lru.evictions,
+            entries=len(self._lru),
+            bytes=int(self._lru.currsize) if self.max_bytes else 0,
+            max_bytes=self.max_bytes,
+        )
+
+
+def fit_report(report: Report, budget: int) -> Report:
+    """Cap the findings so the report's JSON stays within ``budget`` bytes (error_count stays true)."""
+    if len(report.model_dump_json()) <= budget:
+        return report
+    errors, warnings = list(report.errors), list(report.warnings)
+    while (errors or warnings) and len(
+        report.model_copy(update={"errors": errors, "warnings": warnings}).model_dump_json()
+    ) > budget:
+        if len(errors) >= len(warnings):
+            errors = errors[: len(errors) // 2]
+        else:
+            warnings = warnings[: len(warnings) // 2]
+    return report.model_copy(
+        update={
+            "errors": errors,
+            "warnings": warnings,
+            "truncated": report.truncated or len(errors) < report.error_count,
+        }
+    )
+
+
+class ValidationService:
+    def __init__(
+        self,
+        policy: PathPolicy,
+        cache: ReportCache,
+        *,
+        max_result_bytes: int = 64 * 1024,
+        time_budget_s: float = 600.0,
+        concurrency: int | None = None,
+    ) -> None:
+        self.policy = policy
+        self.cache = cache
+        self.max_result_bytes = max_result_bytes
+        self.time_budget_s = time_budget_s
+        self._limiter = anyio.CapacityLimiter(concurrency or max(1, os.cpu_count() or 1))
+        self._inflight: dict[Any, anyio.Event] = {}
+
+    @staticmethod
+    def list_formats() -> list[FormatInfo]:
+        return registry.list_formats()
+
+    def options(self, *, format: str | None, schema: Any, max_errors: int) -> ValidationOptions:
+        if not 1 <= max_errors <= MAX_ERRORS_LIMIT:
+            raise InvalidArgument(f"max_errors must be between 1 and {MAX_ERRORS_LIMIT}", field="max_errors")
+        if format is not None:
+            known = {f.name for f in registry.list_formats()}
+            if format not in known:
+                raise InvalidArgument(
+                    f"unknown format {format!r}", field="format", suggestion=f"Use one of: {', '.join(sorted(known))}."
+                )
+        parsed: TableSchema | None = None
+        if schema is not None:
+            try:
+                parsed = schema if isinstance(schema, TableSchema) else TableSchema.model_validate(schema)
+            except ValidationError as exc:
+                raise invalid_argument_from(exc, "schema") from exc
+        return ValidationOptions(format=format, schema=parsed, max_errors=max_errors, time_budget_s=self.time_budget_s)
+
+    async def validate(
+        self,
+        tenant: str,
+        path: str,
+        *,
+        format: str | None = None,
+        schema: Any = None,
+        max_errors: int = 100,
+        progress: Callable[[int, int], None] | None = None,
+        is_cancelled: Callable[[], bool] | None = None,
+    ) -> Report:
+        """Validate one file inside the allowed roots; cached by (tenant, file identity, options)."""
+        options = self.options(format=format, schema=schema, max_errors=max_errors)
+        ident = self.policy.identify(path)
+        key = (tenant, str(ident.real_path), ident.size, ident.mtime_ns, options.cache_key())
+        while True:
+            started = time.perf_counter()
+            cached = self.cache.get(key)
+            if cached is not None:
+                elapsed = round((time.perf_counter() - started) * 1000, 3)
+                return cached.model_copy(update={"cached": True, "elapsed_ms": elapsed, "path": path})
+            pending = self._inflight.get(key)
+            if pending is None:
+                break
+            await pending.wait()  # an identical validation is running: share its result
+        done = self._inflight[key] = anyio.Event()
+        try:
+            report = await self._run(ident, options, progress, is_cancelled)
+            after = self.policy.identify(path)
+            if (after.size, after.mtime_ns) == (ident.size, ident.mtime_ns):
+                self.cache.put(key, report)
+            else:
+                log.info("file changed during validation; report not cached: %s", path)
+        finally:
+            del self._inflight[key]
+            done.set()
+        return fit_report(report, self.max_result_bytes - 2048).model_copy(update={"path": path})
+
+    async def _run(
+        self,
+        ident: FileIdentity,
+        options: ValidationOptions,
+        progress: Callable[[int, int], None] | None,
+        is_cancelled: Callable[[], bool] | None,
+    ) -> Report:
+        abandoned = threading.Event()
+
+        def cancelled() -> bool:
+            return abandoned.is_set() or (is_cancelled is not None and is_cancelled())
+
+        try:
+            return await anyio.to_thread.run_sync(
+                lambda: registry.validate_path(ident.real_path, options, progress=progress, is_cancelled=cancelled),
+                abandon_on_cancel=True,
+                limiter=self._limiter,
+            )
+        except anyio.get_cancelled_exc_class():
+            abandoned.set()  # the worker thread stops at its next checkpoint
+            raise
