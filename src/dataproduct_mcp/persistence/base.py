@@ -6,12 +6,15 @@ simply not there. Stores raise :mod:`dataproduct_mcp.errors` classes, never driv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from dataproduct_mcp.domain.products import DataProduct, ProductStatus
+from dataproduct_mcp.domain.tasks import ClaimedTask, Task, TaskPage, TaskStatus
 
-__all__ = ["ProductFilter", "ProductPage", "ProductStore", "Store"]
+__all__ = ["ProductFilter", "ProductPage", "ProductStore", "Store", "TaskStore"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,83 @@ class ProductStore(Protocol):
         """Counts by status (all tenants when ``tenant`` is None)."""
 
 
-class Store(ProductStore, Protocol):
+class TaskStore(Protocol):
+    """The durable task queue (contract §9). Calls made for a caller are scoped by tenant; the
+    worker-side calls (claim, heartbeat, finish, ...) are guarded by the lease owner instead, so a
+    task recovered by another worker is never finished twice. ``now`` defaults to the clock; tests
+    pass it to move time. SQLite claims inside ``BEGIN IMMEDIATE``; PostgreSQL would use
+    ``SELECT ... FOR UPDATE SKIP LOCKED``."""
+
+    async def create_task(self, task: Task) -> None:
+        """Insert a new (queued) task."""
+
+    async def get_task(self, tenant: str, task_id: str) -> Task:
+        """``NotFound`` if absent or of another tenant."""
+
+    async def list_tasks(
+        self, tenant: str, *, status: TaskStatus | None, kind: str | None, limit: int, before: int | None
+    ) -> TaskPage:
+        """The tenant's tasks, newest first, keyset-paged before position ``before``."""
+
+    async def request_cancel(self, tenant: str, task_id: str, *, now: datetime | None = None) -> Task:
+        """Queued → cancelled at once; running → ``cancel_requested``; finished: unchanged."""
+
+    async def claim_task(
+        self, owner: str, lease_seconds: float, kinds: Sequence[str], *, now: datetime | None = None
+    ) -> ClaimedTask | None:
+        """Atomically take the oldest claimable task of one of ``kinds`` (queued and due, or running
+        with an expired lease): status running, lease to ``owner``, attempts + 1."""
+
+    async def heartbeat(
+        self, task_id: str, owner: str, lease_seconds: float, *, now: datetime | None = None
+    ) -> bool | None:
+        """Extend the lease if ``owner`` still holds it: whether cancellation was requested;
+        None when the lease was lost."""
+
+    async def update_progress(self, task_id: str, owner: str, progress: float, message: str | None) -> bool:
+        """Record progress if ``owner`` still holds the lease; whether it did."""
+
+    async def finish_task(
+        self,
+        task_id: str,
+        owner: str,
+        status: TaskStatus,
+        *,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Finish (succeeded/failed/cancelled) only if ``owner`` still holds the lease; whether it did."""
+
+    async def retry_task(
+        self, task_id: str, owner: str, error: dict[str, Any], run_after: datetime, *, now: datetime | None = None
+    ) -> bool:
+        """Back to queued after a retryable failure, not claimable before ``run_after``."""
+
+    async def release_tasks(
+        self, owner: str, task_ids: Sequence[str] | None = None, *, now: datetime | None = None
+    ) -> int:
+        """Running tasks of ``owner`` (all, or these) back to queued, the attempt not counted."""
+
+    async def expire_leases(self, owner: str, *, now: datetime | None = None) -> int:
+        """End the leases of ``owner`` now (its process is known to be dead); recover_expired
+        then re-queues its tasks, the attempt counted."""
+
+    async def recover_expired(self, *, now: datetime | None = None) -> int:
+        """Running tasks whose lease expired back to queued (cancelled if cancellation was
+        requested, failed if out of attempts)."""
+
+    async def lease_owners(self) -> list[str]:
+        """Distinct owners of running tasks (to recover those of dead local processes)."""
+
+    async def prune_tasks(self, finished_before: datetime, *, batch: int = 1000) -> int:
+        """Delete finished tasks finished before the given time; how many."""
+
+    async def count_tasks(self, tenant: str | None = None) -> dict[str, dict[str, int]]:
+        """{kind: {status: n}} (all tenants when ``tenant`` is None)."""
+
+
+class Store(ProductStore, TaskStore, Protocol):
     """Everything the application needs from its database."""
 
     backend: str

@@ -1,0 +1,82 @@
+"""Durable tasks (contract §9): long work that survives restarts and finishes exactly once in effect.
+
+A task moves ``queued → running → succeeded | failed | cancelled``; a running task whose
+worker died (lease expired) or was stopped at shutdown goes back to ``queued``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["FINISHED", "ClaimedTask", "Task", "TaskPage", "TaskStatus", "TaskSummary"]
+
+
+class TaskStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+FINISHED: frozenset[TaskStatus] = frozenset({TaskStatus.succeeded, TaskStatus.failed, TaskStatus.cancelled})
+
+
+class TaskSummary(BaseModel):
+    """A task without its parameters and result (what listings show)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="Task UUID.")
+    kind: str = Field(description="What the task does, e.g. 'validate-file' or 'validate-product'.")
+    status: TaskStatus
+    progress: float = Field(0.0, ge=0.0, le=1.0, description="0..1; 1 when finished successfully.")
+    message: str | None = Field(None, description="Latest progress message.")
+    error: dict[str, Any] | None = Field(
+        None, description="Why it failed or was cancelled: {code, message, suggestion?, ...}."
+    )
+    attempts: int = Field(0, description="How many times a worker started it (a restart after a crash counts).")
+    max_attempts: int = Field(3, description="Retryable failures are retried up to this many attempts.")
+    cancel_requested: bool = Field(False, description="Cancellation was asked; running work stops at a checkpoint.")
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    trace_id: str | None = Field(None, description="Trace id of the request that submitted it (finds its logs).")
+
+
+class Task(TaskSummary):
+    """One durable task with its parameters and (when succeeded) its result."""
+
+    tenant: str
+    params: dict[str, Any] = Field(default_factory=dict, description="The parameters it was submitted with.")
+    result: Any = Field(None, description="The result (JSON) once succeeded.")
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def summary(self) -> TaskSummary:
+        return TaskSummary.model_validate(self.model_dump(include=set(TaskSummary.model_fields)))
+
+
+@dataclass(frozen=True)
+class ClaimedTask:
+    """A task a worker holds under a lease (owner + expiry)."""
+
+    task: Task
+    lease_owner: str
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    items: list[Task]
+    positions: list[int]  # keyset position of each item (resume after any of them)
+    total: int
+    next_after: int | None  # keyset position for the next page, None on the last page
