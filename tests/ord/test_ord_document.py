@@ -225,8 +225,13 @@ def test_cross_reference_checks_catch_what_the_schemas_cannot() -> None:
     doc["dataProducts"][0]["partOfPackage"] = f"{NAMESPACE}:package:Missing:v1"
     doc["dataProducts"][1]["outputPorts"] = [{"ordId": f"{NAMESPACE}:apiResource:nowhere:v1"}]
     doc["apiResources"].append(dict(doc["apiResources"][0]))
-    doc["tombstones"] = [{"ordId": "customer.dpmcp:dataProduct:bad id:v1", "removalDate": "2025-01-01T00:00:00Z"},
-                         {"ordId": doc["dataProducts"][0]["ordId"], "removalDate": "2025-01-01T00:00:00Z"}]  # fmt: skip
+    when = "2025-01-01T00:00:00Z"
+    doc["tombstones"] = [
+        {"ordId": "customer.dpmcp:dataProduct:bad id:v1", "removalDate": when},
+        {"ordId": doc["dataProducts"][0]["ordId"], "removalDate": when},
+        {"ordId": f"{NAMESPACE}:dataProduct:gone:v1", "removalDate": when},
+        {"ordId": f"{NAMESPACE}:dataProduct:gone:v1", "removalDate": "2025-01-02T00:00:00Z"},
+    ]
     problems = [p for p in check_ord_document(doc) if p.check == "cross-reference"]
     assert {p.path for p in problems} == {
         "/dataProducts/0/partOfPackage",
@@ -234,7 +239,9 @@ def test_cross_reference_checks_catch_what_the_schemas_cannot() -> None:
         "/apiResources/2/ordId",
         "/tombstones/0/ordId",
         "/tombstones/1/ordId",
+        "/tombstones",
     }
+    assert any("gone:v1 is tombstoned 2 times" in p.message for p in problems)
 
 
 def test_documents_are_split_under_the_size_limit_with_every_product_present() -> None:

@@ -300,16 +300,16 @@ def map_statements(
         b.literal("conformsTo", schema_json, "schema")
 
     for key, values in (data.get("labels") or {}).items():
-        term = mappings.get(key)
-        if term is None:
+        label_term = mappings.get(key)
+        if label_term is None:
             b.out.unmapped.append(f"labels.{key}")
             continue
         for i, value in enumerate(values):
             text = b.clean(value, f"labels.{key}[{i}]")
             if _IRI_VALUE_RE.match(text):
-                b.add(term, URIRef(text))
+                b.add(label_term, URIRef(text))
             elif text.strip():
-                b.add(term, Literal(text), text)
+                b.add(label_term, Literal(text), text)
 
     for key in _ALWAYS_UNMAPPED:
         if data.get(key) not in (None, "", [], {}):

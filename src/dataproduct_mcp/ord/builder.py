@@ -68,11 +68,13 @@ def _split(
     skeleton: dict[str, Any], package: dict, items: list[tuple[str, Any]], max_bytes: int | None
 ) -> tuple[list[dict[str, Any]], list[list[_Entry]]]:
     """Greedy packing by measured entry sizes, then verified on the real serialization."""
+    chunks: list[list[tuple[str, Any]]] = []
     if max_bytes is None:
-        chunks = [items]
+        chunks.append(items)
     else:
         overhead = _size(skeleton) + _size(package) + 64  # section keys, brackets, the package array
-        chunks, current, used = [], [], overhead
+        current: list[tuple[str, Any]] = []
+        used = overhead
         for item in items:
             kind, entry = item
             cost = _size(entry[1]) + _size(entry[2]) + 2 if kind == "product" else _size(entry) + 1

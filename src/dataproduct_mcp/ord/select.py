@@ -62,7 +62,7 @@ def select_document(doc: Mapping[str, Any], ord_id: str) -> dict[str, Any]:
     for section in _SECTIONS:
         for entry in doc.get(section) or []:
             if isinstance(entry, Mapping) and entry.get("ordId") == ord_id:
-                wanted.update(p.get("ordId") for p in entry.get("outputPorts") or [] if isinstance(p, Mapping))
+                wanted.update(str(p.get("ordId")) for p in entry.get("outputPorts") or [] if isinstance(p, Mapping))
                 if isinstance(entry.get("partOfPackage"), str):
                     packages.add(entry["partOfPackage"])
     wanted |= packages

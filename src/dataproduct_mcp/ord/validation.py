@@ -99,7 +99,7 @@ _entry_lock = threading.Lock()
 
 def _entry_problems(version: str, definition: str, entry: Any) -> _EntryProblems:
     """Schema problems of one resource entry, memoised by content: documents are rebuilt often and
-    most entries do not change between builds (validating an entry costs ~1.5 ms per schema)."""
+    most entries do not change between builds (a cold entry costs ~0.4-0.7 ms per schema)."""
     canonical = json.dumps(entry, sort_keys=True, ensure_ascii=False, default=repr).encode("utf-8")
     key = (version, definition, hashlib.sha256(canonical).digest())
     with _entry_lock:
@@ -206,34 +206,34 @@ def _cross_reference_problems(docs: Sequence[Mapping[str, Any]], many: bool) -> 
         for j, stone in enumerate(doc.get("tombstones") or []):
             if not isinstance(stone, Mapping):
                 continue
-            ord_id = stone.get("ordId")
-            if ord_id is None and not (stone.get("groupId") or stone.get("groupTypeId")):
+            stone_id: Any = stone.get("ordId")
+            if stone_id is None and not (stone.get("groupId") or stone.get("groupTypeId")):
                 problems.append(
                     OrdProblem(
                         "cross-reference", where(i, "tombstones", j), "tombstone names no ordId, groupId or groupTypeId"
                     )
                 )
-            elif ord_id is not None and (not isinstance(ord_id, str) or not ORD_ID_RE.fullmatch(ord_id)):
+            elif stone_id is not None and (not isinstance(stone_id, str) or not ORD_ID_RE.fullmatch(stone_id)):
                 problems.append(
                     OrdProblem(
                         "cross-reference",
                         where(i, "tombstones", j, "ordId"),
-                        f"tombstone ordId {ord_id!r} is not a well-formed ORD ID",
+                        f"tombstone ordId {stone_id!r} is not a well-formed ORD ID",
                     )
                 )
-            elif ord_id in located:
+            elif stone_id in located:
                 problems.append(
                     OrdProblem(
                         "cross-reference",
                         where(i, "tombstones", j, "ordId"),
-                        f"{ord_id} is both described and tombstoned",
+                        f"{stone_id} is both described and tombstoned",
                     )
                 )
         counts = Counter(s.get("ordId") for s in doc.get("tombstones") or [] if isinstance(s, Mapping))
-        for ord_id, count in counts.items():
-            if ord_id is not None and count > 1:
+        for stone_key, count in counts.items():
+            if stone_key is not None and count > 1:
                 problems.append(
-                    OrdProblem("cross-reference", where(i, "tombstones"), f"{ord_id} is tombstoned {count} times")
+                    OrdProblem("cross-reference", where(i, "tombstones"), f"{stone_key} is tombstoned {count} times")
                 )
     return problems
 
