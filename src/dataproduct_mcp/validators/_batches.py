@@ -117,7 +117,7 @@ def declared_checker(schema: pa.Schema, ctx: ValidationContext) -> TableChecker 
                 column_name=spec.name,
                 value=_type_name(t),
             )
-            spec = ColumnSpec(name=spec.name, type=spec.type)
+            spec = ColumnSpec.model_validate({"name": spec.name, "type": spec.type})
         specs.append(spec)
     effective = TableSchema(columns=specs)
     return TableChecker(ctx, names, effective, header_line=None)

@@ -9,7 +9,7 @@ Declared schemas are checked record by record with the shared tabular checker.
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import fastavro
 import pyarrow as pa
@@ -152,7 +152,7 @@ class AvroValidator:
             return
         ctx.check("header")
         try:
-            blocks = fastavro.block_reader(_Prefixed(head, fo))
+            blocks = fastavro.block_reader(cast(IO[bytes], _Prefixed(head, fo)))
             writer_schema = blocks.writer_schema
             codec = blocks.metadata.get("avro.codec", "null")
         except (Cancelled, TimeBudgetExceeded):
@@ -160,7 +160,8 @@ class AvroValidator:
         except Exception as exc:  # EOFError, ValueError (codec, schema), UnicodeDecodeError, ...
             findings.error(FindingCode.format_error, f"corrupt Avro header: {exc}", byte_offset=0)
             return
-        fields = writer_schema.get("fields", []) if isinstance(writer_schema, dict) else []
+        record = writer_schema if isinstance(writer_schema, dict) else {}
+        fields = record.get("fields", [])
         arrow_fields: list[pa.Field] = []
         for field in fields:
             arrow_type, nullable, type_name = _field_type(field["type"])
@@ -168,7 +169,7 @@ class AvroValidator:
                 ColumnInfo(name=field["name"], type=_CONTRACT.get(type_name, type_name), nullable=nullable)
             )
             arrow_fields.append(pa.field(field["name"], arrow_type or pa.null(), nullable))
-        result.extra = {"codec": codec, "schema_name": writer_schema.get("name") if fields else None}
+        result.extra = {"codec": codec, "schema_name": record.get("name")}
         checker = declared_checker(pa.schema(arrow_fields), ctx)
         if ctx.options.schema is not None and not fields:
             findings.error(FindingCode.schema_mismatch, "the Avro schema is not a record: it has no columns")
@@ -198,8 +199,8 @@ class AvroValidator:
                 )
                 break
             if records is not None and checker is not None:
-                for i, record in enumerate(records):
-                    checker.check_mapping_typed(record if isinstance(record, dict) else {}, row=rows + i + 1)
+                for i, value in enumerate(records):
+                    checker.check_mapping_typed(value if isinstance(value, dict) else {}, row=rows + i + 1)
             rows += block.num_records
             count += 1
             ctx.checkpoint(fo.tell())
