@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
+
+import anyio
 
 from dataproduct_mcp import __version__
 from dataproduct_mcp.config import Settings
@@ -17,6 +20,9 @@ from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence import Store, open_store
 from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.products import ProductService
+from dataproduct_mcp.services.task_kinds import register_validation_kinds
+from dataproduct_mcp.services.task_runner import TaskRunner
+from dataproduct_mcp.services.tasks import TaskService
 from dataproduct_mcp.services.validation import ReportCache, ValidationService
 
 __all__ = ["Application"]
@@ -34,7 +40,10 @@ class Application:
     transport: str = "in-process"
     http_url: str | None = None
     started: bool = False
+    tasks: TaskService | None = None
+    task_runner: TaskRunner | None = None
     _open: bool = False
+    _background: AsyncExitStack | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Application:
@@ -52,11 +61,27 @@ class Application:
             max_result_bytes=settings.max_result_bytes,
             time_budget_s=settings.validation_time_budget_seconds,
         )
-        return cls(settings=settings, store=store, products=products, validation=validation)
+        app = cls(settings=settings, store=store, products=products, validation=validation)
+        app.tasks = TaskService(store, cursor_secret=secret, max_result_bytes=settings.max_result_bytes)
+        app.task_runner = TaskRunner(
+            app.tasks,
+            workers=settings.task_workers,
+            lease_seconds=settings.task_lease_seconds,
+            retention_days=settings.task_retention_days,
+        )
+        register_validation_kinds(app.tasks, products, lambda: app.validation)
+        return app
 
     async def start(self) -> None:
         await self.store.open()
         self._open = True
+        if self.task_runner is not None:
+            # Durable tasks: recover what a crash left, then run workers in a task group this object
+            # owns (entered here, exited in close(); both must run in the same task).
+            await self.task_runner.recover()
+            self._background = AsyncExitStack()
+            tg = await self._background.enter_async_context(anyio.create_task_group())
+            await tg.start(self.task_runner.run)
         log.info(
             "dataproduct-mcp %s started (backend=%s, namespace=%s)",
             __version__,
@@ -67,6 +92,13 @@ class Application:
     async def close(self) -> None:
         if self._open:
             self._open = False
+            if self._background is not None:
+                assert self.task_runner is not None
+                # Stop claiming; running tasks stop at a checkpoint within the grace period and their
+                # leases go back to the queue. (No scope may wrap this: the group must exit LIFO.)
+                self.task_runner.stop()
+                background, self._background = self._background, None
+                await background.aclose()
             await self.store.close()
             log.info("dataproduct-mcp stopped")
 

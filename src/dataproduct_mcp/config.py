@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     auth_tokens_file: Path | None = None
     sentry_dsn: str | None = None
     tenant: str = Field("local", pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", description="Tenant under stdio.")
+    task_workers: int = Field(2, ge=1, le=64, description="Tasks run at once by this process.")
+    task_lease_seconds: float = Field(30.0, ge=1, le=3600, description="Lease of a claimed task; renewed every third.")
+    task_retention_days: float = Field(7.0, gt=0, le=3650, description="Finished tasks are pruned after this.")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from dataproduct_mcp.domain.products import (
     ord_id_for,
     semver_key,
 )
-from dataproduct_mcp.errors import AlreadyExists, InvalidArgument, TooLarge
+from dataproduct_mcp.errors import AlreadyExists, Conflict, InvalidArgument, TooLarge
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.base import ProductFilter, Store
 from dataproduct_mcp.services.paging import CursorCodec
@@ -246,6 +246,44 @@ class ProductService:
                 field="patch.version",
                 suggestion="Versions only move forward (SemVer precedence).",
             )
+
+    async def record_validation(
+        self, tenant: str, product_id: str, validation: dict[str, Any], *, valid: bool, attempts: int = 5
+    ) -> DataProduct:
+        """Store a validation outcome as ``last_validation`` and move ``status``: ``validated`` when
+        every file is valid (a published product stays published), else back to ``draft``
+        (deprecated products keep their status). Bumps the revision with optimistic concurrency,
+        re-reading on a conflict. Idempotent per ``validation["task_id"]``: a task that reruns after
+        a crash does not apply its outcome twice."""
+        for attempt in range(attempts):
+            current = await self.store.get_product(tenant, product_id)
+            task_id = validation.get("task_id")
+            if task_id is not None and (current.last_validation or {}).get("task_id") == task_id:
+                return current  # already applied by an earlier run of the same task
+            status = current.status
+            if status is not ProductStatus.deprecated:
+                if not valid:
+                    status = ProductStatus.draft
+                elif status is ProductStatus.draft:
+                    status = ProductStatus.validated
+            product = current.model_copy(
+                update={
+                    "last_validation": validation,
+                    "status": status,
+                    "revision": current.revision + 1,
+                    "updated_at": self.clock(),
+                }
+            )
+            try:
+                await self.store.replace_product(product, current.revision, content_hash(current.fields()))
+            except Conflict:
+                if attempt == attempts - 1:
+                    raise
+                log.info("product %s changed during validation; re-reading (attempt %d)", product_id, attempt + 1)
+                continue
+            log.info("recorded validation of product %s: valid=%s, status %s", product_id, valid, status.value)
+            return product
+        raise AssertionError("unreachable")
 
     async def delete(self, tenant: str, product_id: str, expected_revision: int | None = None) -> DataProduct:
         current = await self.store.get_product(tenant, product_id)

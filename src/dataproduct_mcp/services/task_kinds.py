@@ -1,0 +1,125 @@
+"""The validation task kinds: ``validate-file`` and ``validate-product``.
+
+Both are idempotent, so a rerun after a crash is harmless: validating reads files only, and a
+product's outcome is recorded once per task id (:meth:`ProductService.record_validation`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dataproduct_mcp.errors import DpError
+from dataproduct_mcp.services.products import ProductService
+from dataproduct_mcp.services.tasks import TaskService
+
+if TYPE_CHECKING:
+    from dataproduct_mcp.services.task_runner import TaskContext
+    from dataproduct_mcp.services.validation import ValidationService
+
+__all__ = ["ValidateFileParams", "ValidateProductParams", "register_validation_kinds"]
+
+
+class ValidateFileParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    path: Annotated[str, Field(min_length=1, max_length=4096)]
+    format: Annotated[str | None, Field(max_length=32)] = None
+    schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
+    max_errors: Annotated[int, Field(ge=1, le=10_000)] = 100
+
+
+class ValidateProductParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _byte_progress(ctx: TaskContext, start: float, share: float, label: str) -> Callable[[int, int], None]:
+    """A ``(bytes_done, total_bytes)`` callback (from the validation thread) mapped onto ``[start, start+share]``."""
+
+    def report(done: int, total: int) -> None:
+        fraction = done / total if total else 1.0
+        ctx.report(start + share * min(1.0, fraction), label)
+
+    return report
+
+
+def register_validation_kinds(
+    tasks: TaskService, products: ProductService, validation: Callable[[], ValidationService]
+) -> None:
+    """Register both kinds; ``validation`` returns the validation service (looked up per run)."""
+
+    async def validate_file(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
+        p = ValidateFileParams.model_validate(params)
+        ctx.report(0.0, f"validating {p.path}")
+        report = await validation().validate(
+            ctx.tenant,
+            p.path,
+            format=p.format,
+            schema=p.schema_,
+            max_errors=p.max_errors,
+            progress=_byte_progress(ctx, 0.0, 1.0, f"validating {p.path}"),
+            is_cancelled=ctx.is_cancelled,
+        )
+        ctx.checkpoint()
+        return report.model_dump(mode="json")
+
+    async def check_product(tenant: str, params: dict[str, Any]) -> None:
+        await products.get(tenant, product_id=params["product_id"])  # not-found now, not in the task
+
+    async def validate_product(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
+        p = ValidateProductParams.model_validate(params)
+        product = await products.get(ctx.tenant, product_id=p.product_id)
+        schema = product.schema_.model_dump(mode="json") if product.schema_ is not None else None
+        n = len(product.files)
+        files: list[dict[str, Any]] = []
+        for i, ref in enumerate(product.files):
+            ctx.checkpoint()
+            label = f"file {i + 1} of {n}: {ref.path}"
+            ctx.report(i / n, label)
+            try:
+                report = await validation().validate(
+                    ctx.tenant,
+                    ref.path,
+                    format=ref.format,
+                    schema=schema,
+                    progress=_byte_progress(ctx, i / n, 1 / n, label),
+                    is_cancelled=ctx.is_cancelled,
+                )
+            except DpError as exc:  # a missing or disallowed file is an invalid product, not a failed task
+                ctx.checkpoint()
+                files.append(
+                    {
+                        "path": ref.path,
+                        "valid": False,
+                        "error_count": 1,
+                        "sha256": None,
+                        "error": {"code": exc.code, "message": exc.message},
+                    }
+                )
+                continue
+            files.append(
+                {"path": ref.path, "valid": report.valid, "error_count": report.error_count, "sha256": report.sha256}
+            )
+        ctx.checkpoint()  # the last moment to stop without an effect
+        valid = all(f["valid"] for f in files)
+        result = {"product_id": product.id, "files": files, "valid": valid}
+        summary = {
+            "task_id": ctx.task_id,
+            "at": datetime.now(UTC).isoformat(),
+            "valid": valid,
+            "files": files,
+        }
+        updated = await products.record_validation(ctx.tenant, product.id, summary, valid=valid)
+        result["status"] = updated.status.value
+        result["revision"] = updated.revision
+        return result
+
+    tasks.register_kind("validate-file", validate_file, params_model=ValidateFileParams)
+    tasks.register_kind(
+        "validate-product", validate_product, params_model=ValidateProductParams, precheck=check_product
+    )
