@@ -6,14 +6,18 @@ Exit status: 0 success, 1 a check or validation failed, 2 usage or configuration
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
 
 import anyio
 
 from dataproduct_mcp import __version__, cli_validate
 from dataproduct_mcp.config import ConfigError, Settings, load_settings
 from dataproduct_mcp.logs import configure_logging, get_logger
+from dataproduct_mcp.server.auth import TENANT_RE, AuthError, TokenFile, new_token
 
 __all__ = ["main"]
 
@@ -32,6 +36,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="MCP transport")
     serve.add_argument("--host", default=None, help="bind host for --transport http (default DPMCP_HTTP_HOST)")
     serve.add_argument("--port", type=int, default=None, help="bind port for --transport http (default 8765)")
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="--transport http without bearer authentication (every caller is the local tenant; logs a warning)",
+    )
+
+    token = sub.add_parser("token", help="manage bearer tokens for the HTTP transport")
+    token_sub = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    create = token_sub.add_parser("create", help="print a new token and its entry for DPMCP_AUTH_TOKENS_FILE")
+    create.add_argument("--tenant", required=True, help="tenant the token acts for, e.g. acme")
+    create.add_argument("--name", default="token", help="a name for the token, shown in audit logs (not secret)")
+    create.add_argument(
+        "--file", type=Path, default=None, help="also add the entry to this tokens file (created if missing)"
+    )
 
     sub.add_parser("check", help="validate configuration and storage, run start-up checks (exit 0/1)")
     cli_validate.add_parser(sub)
@@ -62,7 +80,55 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         if not 0 <= port <= 65535:
             print(f"dataproduct-mcp: --port {port}: expected 0..65535", file=sys.stderr)
             return 2
-        anyio.run(serve_http, app, host, port)
+        tokens = None
+        if not args.no_auth:
+            tokens = _load_tokens(settings)
+            if tokens is None:
+                return 2
+        anyio.run(partial(serve_http, app, host, port, tokens=tokens))
+    return 0
+
+
+def _load_tokens(settings: Settings) -> TokenFile | None:
+    if settings.auth_tokens_file is None:
+        print(
+            "dataproduct-mcp: configuration error: DPMCP_AUTH_TOKENS_FILE is not set: --transport http needs "
+            "bearer tokens (create one with `dataproduct-mcp token create --tenant NAME --file tokens.json`), "
+            "or pass --no-auth explicitly",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        return TokenFile.load(settings.auth_tokens_file)
+    except AuthError as exc:
+        for line in str(exc).splitlines():
+            print(f"dataproduct-mcp: configuration error: DPMCP_AUTH_TOKENS_FILE: {line}", file=sys.stderr)
+        return None
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    if not TENANT_RE.match(args.tenant):
+        print(f"dataproduct-mcp token: --tenant {args.tenant!r}: expected {TENANT_RE.pattern}", file=sys.stderr)
+        return 2
+    token, digest = new_token()
+    entry = {"sha256": digest, "tenant": args.tenant, "name": args.name}
+    if args.file is not None:
+        data: dict[str, list[dict[str, str]]] = {"tokens": []}
+        if args.file.exists():
+            try:
+                data = json.loads(args.file.read_text(encoding="utf-8"))
+                assert isinstance(data.get("tokens"), list)
+            except (OSError, ValueError, AssertionError, AttributeError):
+                print(f"dataproduct-mcp token: {args.file} is not a tokens file", file=sys.stderr)
+                return 2
+        data["tokens"].append(entry)
+        tmp = args.file.with_suffix(args.file.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(args.file)
+    print(f"token: {token}")
+    print(f"entry: {json.dumps(entry)}")
+    print("The token is shown once; only its sha256 is stored. Send it as `Authorization: Bearer <token>`.")
     return 0
 
 
@@ -86,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    handlers = {"serve": _cmd_serve, "check": _cmd_check, "validate": cli_validate.run}
+    handlers = {"serve": _cmd_serve, "check": _cmd_check, "validate": cli_validate.run, "token": _cmd_token}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -81,7 +81,7 @@ class DataProductServer(MCPServer[Any]):
             return result
 
 
-def build_server(app: Application) -> DataProductServer:
+def build_server(app: Application, *, token_verifier: Any = None, auth: Any = None) -> DataProductServer:
     from dataproduct_mcp.server import tools_files, tools_products, tools_status
 
     server = DataProductServer(
@@ -91,6 +91,8 @@ def build_server(app: Application) -> DataProductServer:
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level=app.settings.log_level,
+        token_verifier=token_verifier,
+        auth=auth,
     )
     tools_products.register(server, app)
     tools_files.register(server, app)
