@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import aiosqlite
+import anyio
 
 from dataproduct_mcp.errors import Internal
 from dataproduct_mcp.logs import get_logger
@@ -121,15 +122,24 @@ class Database:
             raise Internal("database is not open")
         async with self._write_lock:
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
+            # BEGIN/COMMIT/ROLLBACK are shielded: a cancellation landing on one of them (the statement
+            # still runs in aiosqlite's thread) must not leave the writer inside an open transaction.
+            with anyio.CancelScope(shield=True):
+                await conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
-                with contextlib.suppress(Exception):
+                with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                     await conn.execute("ROLLBACK")
                 raise
             else:
-                await conn.execute("COMMIT")
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await conn.execute("COMMIT")
+                    except BaseException:
+                        with contextlib.suppress(Exception):
+                            await conn.execute("ROLLBACK")
+                        raise
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:

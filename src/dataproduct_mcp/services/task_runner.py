@@ -24,6 +24,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,6 +99,11 @@ class TaskContext:
             return self._progress, self._message
 
 
+def _backoff(attempt: int) -> float:
+    """Exponential back-off with jitter: ~1-2 s after the first attempt, at most a minute."""
+    return min(60.0, 2.0**attempt) * random.uniform(0.5, 1.0)
+
+
 def _owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
@@ -132,6 +138,7 @@ class TaskRunner:
         prune_interval: float = 3600.0,
         shutdown_grace: float = 8.0,
         owner: str | None = None,
+        retry_backoff: Callable[[int], float] | None = None,
     ) -> None:
         self.service = service
         self.store = service.store
@@ -143,6 +150,7 @@ class TaskRunner:
         self.prune_interval = prune_interval
         self.shutdown_grace = shutdown_grace
         self.owner = owner or _owner_id()
+        self.retry_backoff = retry_backoff or _backoff
         self.running: dict[str, TaskContext] = {}
         self.started = False
         self._stopping = threading.Event()
@@ -330,7 +338,7 @@ class TaskRunner:
             log.error("task %s (%s) failed unexpectedly", task.id, task.kind, exc_info=exc)
         body = err.to_dict(task.trace_id or "-")["error"]
         if is_retryable(exc) and task.attempts < task.max_attempts:
-            delay = min(60.0, 2.0**task.attempts) * random.uniform(0.5, 1.0)
+            delay = self.retry_backoff(task.attempts)
             run_after = datetime.now(UTC) + timedelta(seconds=delay)
             if await self.store.retry_task(task.id, self.owner, body, run_after):
                 log.info("task %s will be retried in %.1f s", task.id, delay)
