@@ -20,6 +20,7 @@ from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence import Store, open_store
 from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.products import ProductService
+from dataproduct_mcp.services.streams import StreamLimits, StreamService
 from dataproduct_mcp.services.task_kinds import register_validation_kinds
 from dataproduct_mcp.services.task_runner import TaskRunner
 from dataproduct_mcp.services.tasks import TaskService
@@ -36,6 +37,7 @@ class Application:
     store: Store
     products: ProductService
     validation: ValidationService
+    streams: StreamService
     started_monotonic: float = field(default_factory=time.monotonic)
     transport: str = "in-process"
     http_url: str | None = None
@@ -61,7 +63,18 @@ class Application:
             max_result_bytes=settings.max_result_bytes,
             time_budget_s=settings.validation_time_budget_seconds,
         )
-        app = cls(settings=settings, store=store, products=products, validation=validation)
+        streams = StreamService(
+            PathPolicy(settings.effective_allowed_roots),
+            products,
+            StreamLimits(
+                ttl_s=settings.stream_ttl_seconds,
+                idle_s=settings.stream_idle_seconds,
+                max_per_tenant=settings.stream_max_per_tenant,
+                max_total=settings.stream_max_total,
+                max_message_bytes=settings.stream_max_message_bytes,
+            ),
+        )
+        app = cls(settings=settings, store=store, products=products, validation=validation, streams=streams)
         app.tasks = TaskService(store, cursor_secret=secret, max_result_bytes=settings.max_result_bytes)
         app.task_runner = TaskRunner(
             app.tasks,
@@ -75,6 +88,7 @@ class Application:
     async def start(self) -> None:
         await self.store.open()
         self._open = True
+        await self.streams.start()  # the session reaper
         if self.task_runner is not None:
             # Durable tasks: recover what a crash left, then run workers in a task group this object
             # owns (entered here, exited in close(); both must run in the same task).
@@ -92,6 +106,8 @@ class Application:
     async def close(self) -> None:
         if self._open:
             self._open = False
+            with anyio.CancelScope(shield=True):
+                await self.streams.aclose()  # every stream session ends (clients get close code 1001)
             if self._background is not None:
                 assert self.task_runner is not None
                 # Stop claiming; running tasks stop at a checkpoint within the grace period and their

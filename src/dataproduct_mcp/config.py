@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     auth_tokens_file: Path | None = None
     sentry_dsn: str | None = None
     tenant: str = Field("local", pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", description="Tenant under stdio.")
+    stream_ttl_seconds: float = Field(300.0, gt=0, le=86400, description="Absolute lifetime of a stream session.")
+    stream_idle_seconds: float = Field(60.0, gt=0, le=3600, description="A stream session without progress ends.")
+    stream_max_per_tenant: int = Field(8, ge=1, le=10000, description="Open stream sessions per tenant.")
+    stream_max_total: int = Field(64, ge=1, le=100000, description="Open stream sessions in this process.")
+    stream_max_message_bytes: int = Field(
+        16 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024, description="Largest WebSocket message of a stream."
+    )
     task_workers: int = Field(2, ge=1, le=64, description="Tasks run at once by this process.")
     task_lease_seconds: float = Field(30.0, ge=1, le=3600, description="Lease of a claimed task; renewed every third.")
     task_retention_days: float = Field(7.0, gt=0, le=3650, description="Finished tasks are pruned after this.")

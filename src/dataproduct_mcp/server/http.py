@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from dataproduct_mcp import __version__
 from dataproduct_mcp.app import Application
+from dataproduct_mcp.server.ws import stream_route
 from dataproduct_mcp.services.status import component_health
 
 __all__ = ["http_routes"]
@@ -47,4 +48,5 @@ def http_routes(app: Application) -> list[BaseRoute]:
         Route("/ready", ready, methods=["GET"]),
         Route("/startup", startup, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
+        stream_route(app),
     ]

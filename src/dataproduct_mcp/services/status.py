@@ -41,6 +41,8 @@ async def component_health(app: Application) -> dict[str, dict[str, object]]:
             "max_bytes": stats.max_bytes,
         },
     }
+    # WebSocket streaming sessions: counters for the metrics endpoint (docs/streams.md).
+    out["streams"] = {"status": "ok", "detail": app.streams.stats()}
     return out
 
 
