@@ -161,7 +161,7 @@ class SqliteTaskStoreMixin:
         marks = ", ".join("?" for _ in kinds)
         sql = (
             "UPDATE tasks SET status = 'running', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1,"
-            " run_after = NULL, started_at = COALESCE(started_at, ?), updated_at = ?"
+            " run_after = NULL, started_at = COALESCE(started_at, ?), updated_at = ?, message = 'running'"
             " WHERE seq = COALESCE("
             f" (SELECT seq FROM tasks WHERE status = 'running' AND lease_expires_at < ? AND kind IN ({marks})"
             "  ORDER BY lease_expires_at LIMIT 1),"
