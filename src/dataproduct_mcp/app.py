@@ -19,7 +19,9 @@ from dataproduct_mcp.config import Settings
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence import Store, open_store
 from dataproduct_mcp.services.files import PathPolicy
+from dataproduct_mcp.services.ord import OrdService
 from dataproduct_mcp.services.products import ProductService
+from dataproduct_mcp.services.publication import PublicationService, build_ord_services
 from dataproduct_mcp.services.streams import StreamLimits, StreamService
 from dataproduct_mcp.services.task_kinds import register_validation_kinds
 from dataproduct_mcp.services.task_runner import TaskRunner
@@ -44,6 +46,8 @@ class Application:
     started: bool = False
     tasks: TaskService | None = None
     task_runner: TaskRunner | None = None
+    ord: OrdService | None = None
+    publication: PublicationService | None = None
     _open: bool = False
     _background: AsyncExitStack | None = None
 
@@ -83,6 +87,7 @@ class Application:
             retention_days=settings.task_retention_days,
         )
         register_validation_kinds(app.tasks, products, lambda: app.validation)
+        app.ord, app.publication = build_ord_services(settings, store, app.tasks, app.ord_base_url)
         return app
 
     async def start(self) -> None:
@@ -96,6 +101,8 @@ class Application:
             self._background = AsyncExitStack()
             tg = await self._background.enter_async_context(anyio.create_task_group())
             await tg.start(self.task_runner.run)
+            if self.publication is not None:
+                await tg.start(self.publication.run)  # re-queues orphaned ORD outbox rows
         log.info(
             "dataproduct-mcp %s started (backend=%s, namespace=%s)",
             __version__,
@@ -113,8 +120,13 @@ class Application:
                 # Stop claiming; running tasks stop at a checkpoint within the grace period and their
                 # leases go back to the queue. (No scope may wrap this: the group must exit LIFO.)
                 self.task_runner.stop()
+                if self.publication is not None:
+                    self.publication.stop()
                 background, self._background = self._background, None
                 await background.aclose()
+            if self.publication is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.publication.aclose()  # the registry client's connections
             await self.store.close()
             log.info("dataproduct-mcp stopped")
 
@@ -147,6 +159,15 @@ class Application:
         self.validation.policy.identify(params["path"])
         task = await tasks.submit(tenant, "validate-file", params)
         return task.model_dump(mode="json")
+
+    def ord_base_url(self) -> str:
+        """Base URL in ORD documents: DPMCP_ORD_BASE_URL, else the HTTP side's URL (ORD's baseUrl
+        pattern refuses ``localhost``, so it becomes 127.0.0.1)."""
+        url = self.settings.ord_base_url or self.http_url
+        if url is None:
+            host = self.settings.http_host
+            url = f"http://{host}:{self.settings.http_port or 8765}"
+        return url.rstrip("/").replace("://localhost", "://127.0.0.1")
 
     def default_tenant(self) -> str:
         return self.settings.tenant

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import anyio
 
-from dataproduct_mcp import __version__, cli_validate
+from dataproduct_mcp import __version__, cli_ord, cli_validate
 from dataproduct_mcp.config import ConfigError, Settings, load_settings
 from dataproduct_mcp.logs import configure_logging, get_logger
 from dataproduct_mcp.server.auth import TENANT_RE, AuthError, TokenFile, new_token
@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check", help="validate configuration and storage, run start-up checks (exit 0/1)")
     cli_validate.add_parser(sub)
+    cli_ord.add_parser(sub)
     return parser
 
 
@@ -71,7 +72,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
-    app = Application.build(settings)
+    try:
+        app = Application.build(settings)
+    except ConfigError as exc:  # e.g. a bad DPMCP_DC_MAPPINGS_FILE
+        for line in exc.problems:
+            print(f"dataproduct-mcp: configuration error: {line}", file=sys.stderr)
+        return 2
     if args.transport == "stdio":
         anyio.run(serve_stdio, app)
     else:
@@ -152,7 +158,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    handlers = {"serve": _cmd_serve, "check": _cmd_check, "validate": cli_validate.run, "token": _cmd_token}
+    handlers = {
+        "serve": _cmd_serve,
+        "check": _cmd_check,
+        "validate": cli_validate.run,
+        "token": _cmd_token,
+        "ord-document": cli_ord.run,
+    }
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     ord_registry_token: str | None = None
     breaker_failure_threshold: int = Field(5, ge=1, le=1000)
     breaker_reset_seconds: float = Field(30.0, gt=0, le=86400)
+    ord_registry_trigger_url: str | None = Field(
+        None, pattern=r"^https?://", description="Aggregator re-pull trigger, POSTed after each delivery."
+    )
+    ord_registry_connect_timeout_seconds: float = Field(5.0, gt=0, le=300, description="Registry connect timeout.")
+    ord_registry_read_timeout_seconds: float = Field(30.0, gt=0, le=3600, description="Registry read timeout.")
+    ord_registry_attempts: int = Field(4, ge=1, le=20, description="Tries per delivery before the task backs off.")
+    ord_registry_backoff_seconds: float = Field(0.5, gt=0, le=60, description="First retry wait (exponential).")
+    ord_outbox_sweep_seconds: float = Field(30.0, gt=0, le=86400, description="Re-queue orphaned outbox rows.")
+    ord_base_url: str | None = Field(
+        None, pattern=r"^https?://", description="Public base URL in ORD documents; default: the HTTP side's URL."
+    )
+    ord_cache_max_age_seconds: int = Field(60, ge=0, le=86400, description="Cache-Control max-age of ORD responses.")
+    dc_mappings_file: Path | None = Field(None, description="Custom Dublin Core mappings (label key -> DCMI term).")
     auth_tokens_file: Path | None = None
     sentry_dsn: str | None = None
     tenant: str = Field("local", pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", description="Tenant under stdio.")

@@ -6,15 +6,16 @@ simply not there. Stores raise :mod:`dataproduct_mcp.errors` classes, never driv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from dataproduct_mcp.domain.products import DataProduct, ProductStatus
+from dataproduct_mcp.domain.publication import EnqueueResult, OutboxRow, OutboxStatus
 from dataproduct_mcp.domain.tasks import ClaimedTask, Task, TaskPage, TaskStatus
 
-__all__ = ["ProductFilter", "ProductPage", "ProductStore", "Store", "TaskStore"]
+__all__ = ["OutboxStore", "ProductFilter", "ProductPage", "ProductStore", "Store", "TaskStore"]
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,55 @@ class TaskStore(Protocol):
         """{kind: {status: n}} (all tenants when ``tenant`` is None)."""
 
 
-class Store(ProductStore, TaskStore, Protocol):
+class OutboxStore(Protocol):
+    """The ORD publication outbox (contract §8): rows keyed by ``{product_id}:{revision}``, written
+    with their ``publish-ord`` task in one transaction; worker-side updates only touch pending rows."""
+
+    async def enqueue_publications(
+        self,
+        tenant: str,
+        items: Sequence[tuple[str, int, str]],
+        task: Task,
+        *,
+        retry_rejected: bool = False,
+        now: datetime | None = None,
+    ) -> EnqueueResult:
+        """In one transaction: add a pending row per (product_id, revision, key) not yet known and
+        insert ``task`` when it carries any row. Delivered keys are never queued again; a pending
+        key with an active task joins it; rejected keys are retried only with ``retry_rejected``."""
+
+    async def outbox_for_task(self, task_id: str) -> list[OutboxRow]:
+        """The pending rows a publish task delivers, oldest first."""
+
+    async def outbox_attempt(self, key: str, *, now: datetime | None = None) -> None:
+        """Count one delivery attempt (before sending)."""
+
+    async def outbox_error(self, key: str, error: str, *, now: datetime | None = None) -> None:
+        """Record the last transient error of a pending row."""
+
+    async def outbox_finish(
+        self, key: str, status: OutboxStatus, *, error: str | None = None, now: datetime | None = None
+    ) -> bool:
+        """pending -> delivered | rejected; whether this call changed it."""
+
+    async def adopt_orphaned_publications(
+        self, make_task: Callable[[str], Task], *, now: datetime | None = None
+    ) -> list[Task]:
+        """Per tenant with pending rows whose task is finished or gone: a new task (made by
+        ``make_task(tenant)``) that takes them over, in one transaction."""
+
+    async def list_outbox(
+        self, tenant: str, *, product_id: str | None = None, status: OutboxStatus | None = None, limit: int = 1000
+    ) -> list[OutboxRow]: ...
+
+    async def count_outbox(self, tenant: str | None = None) -> dict[str, int]:
+        """{status: n} (all tenants when ``tenant`` is None)."""
+
+    async def product_fingerprint(self, tenant: str) -> tuple[Any, ...]:
+        """A cheap value that changes whenever any product of the tenant changes (ORD document cache)."""
+
+
+class Store(ProductStore, TaskStore, OutboxStore, Protocol):
     """Everything the application needs from its database."""
 
     backend: str

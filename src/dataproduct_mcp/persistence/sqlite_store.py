@@ -12,6 +12,7 @@ from dataproduct_mcp.domain.products import DataProduct
 from dataproduct_mcp.errors import AlreadyExists, Conflict, NotFound
 from dataproduct_mcp.persistence.base import ProductFilter, ProductPage
 from dataproduct_mcp.persistence.sqlite_db import Database
+from dataproduct_mcp.persistence.sqlite_outbox import SqliteOutboxMixin
 from dataproduct_mcp.persistence.sqlite_tasks import SqliteTaskStoreMixin
 
 __all__ = ["SqliteStore"]
@@ -36,7 +37,7 @@ def _fts_query(text: str) -> tuple[str | None, list[str]]:
     return match, likes
 
 
-class SqliteStore(SqliteTaskStoreMixin):
+class SqliteStore(SqliteTaskStoreMixin, SqliteOutboxMixin):
     backend = "sqlite"
 
     def __init__(self, path: Path) -> None:

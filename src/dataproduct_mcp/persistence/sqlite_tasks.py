@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiosqlite
+
 from dataproduct_mcp.domain.tasks import ClaimedTask, Task, TaskPage, TaskStatus
 from dataproduct_mcp.errors import NotFound
 from dataproduct_mcp.persistence.sqlite_db import Database
 
-__all__ = ["SqliteTaskStoreMixin"]
+__all__ = ["SqliteTaskStoreMixin", "insert_task"]
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _COLUMNS = (
@@ -66,29 +68,35 @@ def _task(row: sqlite3.Row) -> Task:
     )
 
 
+async def insert_task(conn: aiosqlite.Connection, task: Task) -> None:
+    """INSERT one task on ``conn`` (inside the caller's transaction: the outbox writes its rows and
+    their publish task in one unit of work)."""
+    await conn.execute(
+        "INSERT INTO tasks (id, tenant, kind, params, status, progress, message, attempts, max_attempts,"
+        " trace_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            task.id,
+            task.tenant,
+            task.kind,
+            _json(task.params),
+            task.status.value,
+            task.progress,
+            task.message,
+            task.attempts,
+            task.max_attempts,
+            task.trace_id,
+            _ts(task.created_at),
+            _ts(task.updated_at),
+        ),
+    )
+
+
 class SqliteTaskStoreMixin:
     db: Database
 
     async def create_task(self, task: Task) -> None:
         async with self.db.write() as conn:
-            await conn.execute(
-                "INSERT INTO tasks (id, tenant, kind, params, status, progress, message, attempts, max_attempts,"
-                " trace_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    task.id,
-                    task.tenant,
-                    task.kind,
-                    _json(task.params),
-                    task.status.value,
-                    task.progress,
-                    task.message,
-                    task.attempts,
-                    task.max_attempts,
-                    task.trace_id,
-                    _ts(task.created_at),
-                    _ts(task.updated_at),
-                ),
-            )
+            await insert_task(conn, task)
 
     async def get_task(self, tenant: str, task_id: str) -> Task:
         async with self.db.read() as conn:

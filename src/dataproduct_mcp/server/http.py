@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Route
 
 from dataproduct_mcp import __version__
 from dataproduct_mcp.app import Application
+from dataproduct_mcp.server.ord_http import ord_routes
 from dataproduct_mcp.server.ws import stream_route
 from dataproduct_mcp.services.status import component_health
 
@@ -22,7 +23,9 @@ def http_routes(app: Application) -> list[BaseRoute]:
     async def ready(_: Request) -> Response:
         """Readiness: every required component is ok."""
         components = await component_health(app)
-        ok = all(c["status"] in ("ok", "disabled") for c in components.values())
+        # The ORD registry is external and optional: its outage queues publications, it does not
+        # make this process unready.
+        ok = all(c["status"] in ("ok", "disabled") for name, c in components.items() if name != "registry")
         return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
 
     async def startup(_: Request) -> Response:
@@ -49,4 +52,5 @@ def http_routes(app: Application) -> list[BaseRoute]:
         Route("/startup", startup, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         stream_route(app),
+        *ord_routes(app),
     ]

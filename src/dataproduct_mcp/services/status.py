@@ -43,6 +43,9 @@ async def component_health(app: Application) -> dict[str, dict[str, object]]:
     }
     # WebSocket streaming sessions: counters for the metrics endpoint (docs/streams.md).
     out["streams"] = {"status": "ok", "detail": app.streams.stats()}
+    # ORD registry: circuit breaker state and outbox counts (docs/ord.md); "disabled" when unset.
+    if app.publication is not None:
+        out["registry"] = await app.publication.status()
     return out
 
 

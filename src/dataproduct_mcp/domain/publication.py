@@ -1,0 +1,64 @@
+"""ORD publication outbox (contract §8): one row per product revision to deliver to the registry.
+
+A row is ``pending`` until the registry acknowledged it (``delivered``) or refused it for good
+(``rejected``, a 4xx other than 408/429, or a product ORD cannot express). Its idempotency key is
+``{product_id}:{revision}``: a restart re-sends a pending row with the same key, and a delivered
+row is never sent again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+__all__ = ["EnqueueResult", "OutboxRow", "OutboxStatus", "idempotency_key"]
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    rejected = "rejected"
+
+
+def idempotency_key(product_id: str, revision: int) -> str:
+    """The ``Idempotency-Key`` of one product revision."""
+    return f"{product_id}:{revision}"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    tenant: str
+    product_id: str
+    revision: int
+    idempotency_key: str
+    status: OutboxStatus
+    attempts: int
+    last_error: str | None
+    task_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "product_id": self.product_id,
+            "revision": self.revision,
+            "idempotency_key": self.idempotency_key,
+            "status": self.status.value,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "task_id": self.task_id,
+            "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
+        }
+
+
+@dataclass
+class EnqueueResult:
+    """What one ``publish_to_ord`` call put in the outbox (in one transaction with its task)."""
+
+    task_created: bool
+    task_id: str | None  # the new task, or the active task already carrying the rows
+    queued: list[OutboxRow] = field(default_factory=list)  # rows the task (new or existing) delivers
+    delivered: list[OutboxRow] = field(default_factory=list)  # already acknowledged: not sent again
+    rejected: list[OutboxRow] = field(default_factory=list)  # refused before and not retried
