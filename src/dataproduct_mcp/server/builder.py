@@ -82,7 +82,14 @@ class DataProductServer(MCPServer[Any]):
 
 
 def build_server(app: Application, *, token_verifier: Any = None, auth: Any = None) -> DataProductServer:
-    from dataproduct_mcp.server import tools_files, tools_products, tools_status, tools_streams, tools_tasks
+    from dataproduct_mcp.server import (
+        tools_files,
+        tools_ord,
+        tools_products,
+        tools_status,
+        tools_streams,
+        tools_tasks,
+    )
 
     server = DataProductServer(
         app,
@@ -97,6 +104,7 @@ def build_server(app: Application, *, token_verifier: Any = None, auth: Any = No
     tools_products.register(server, app)
     tools_files.register(server, app)
     tools_status.register(server, app)
+    tools_ord.register(server, app)
     tools_streams.register(server, app)
     tools_tasks.register(server, app)
     return server
