@@ -14,7 +14,7 @@ from pathlib import Path
 
 import anyio
 
-from dataproduct_mcp import __version__, cli_ord, cli_validate
+from dataproduct_mcp import __version__, cli_ord, cli_tasks, cli_validate
 from dataproduct_mcp.config import ConfigError, Settings, load_settings
 from dataproduct_mcp.logs import configure_logging, get_logger
 from dataproduct_mcp.server.auth import TENANT_RE, AuthError, TokenFile, new_token
@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="validate configuration and storage, run start-up checks (exit 0/1)")
     cli_validate.add_parser(sub)
     cli_ord.add_parser(sub)
+    cli_tasks.add_parser(sub)
     return parser
 
 
@@ -164,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": cli_validate.run,
         "token": _cmd_token,
         "ord-document": cli_ord.run,
+        "tasks": cli_tasks.run,
     }
     try:
         return handlers[args.command](args)
