@@ -172,3 +172,14 @@ async def test_waiting_sends_progress_notifications_and_cancel_task_stops_runnin
     assert (0.25, 1.0, "a quarter") in notes
     # The product is untouched: a cancelled validation has no effect.
     assert (await call_ok(client, "get_data_product", {"id": product["id"]}))["revision"] == 1
+
+
+async def test_server_status_shows_the_task_workers_and_the_callers_task_counts(client: Client, tmp_path: Path) -> None:
+    product = await register_with_files(client, tmp_path)
+    task = (await call_ok(client, "validate_data_product", {"product_id": product["id"], "wait_seconds": 20}))["task"]
+    assert task["status"] == "succeeded"
+    status = await call_ok(client, "get_server_status", {})
+    assert status["tasks"] == {"validate-product": {"succeeded": 1}}
+    workers = status["components"]["tasks"]
+    assert workers["status"] == "ok" and workers["detail"]["workers"] == 2
+    assert "validate-file" in workers["detail"]["kinds"]

@@ -23,3 +23,6 @@ class ServerStatus(BaseModel):
     http_url: str | None
     components: dict[str, ComponentHealth]
     products: dict[str, int] = Field(description="The caller's products by status.")
+    tasks: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="The caller's durable tasks by kind, then status."
+    )

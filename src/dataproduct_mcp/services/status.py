@@ -46,14 +46,29 @@ async def component_health(app: Application) -> dict[str, dict[str, object]]:
     # ORD registry: circuit breaker state and outbox counts (docs/ord.md); "disabled" when unset.
     if app.publication is not None:
         out["registry"] = await app.publication.status()
+    runner = app.task_runner
+    if runner is not None:
+        # Durable task workers: down once they stopped (shutting down), so /ready turns 503.
+        out["tasks"] = {
+            "status": "ok" if runner.started else "down",
+            "detail": {
+                "workers": runner.workers,
+                "running": len(runner.running),
+                "lease_seconds": runner.lease_seconds,
+                "kinds": sorted(runner.service.kinds),
+            },
+        }
     return out
 
 
 async def server_status(app: Application, tenant: str) -> ServerStatus:
     components = {k: ComponentHealth.model_validate(v) for k, v in (await component_health(app)).items()}
     counts: dict[str, int] = {}
+    task_counts: dict[str, dict[str, int]] = {}
     if components["database"].status == "ok":
         counts = await app.store.count_products(tenant)
+        if app.tasks is not None:
+            task_counts = await app.tasks.counts(tenant)
     return ServerStatus(
         name="dataproduct-mcp",
         version=__version__,
@@ -63,4 +78,5 @@ async def server_status(app: Application, tenant: str) -> ServerStatus:
         http_url=app.http_url,
         components=components,
         products=counts,
+        tasks=task_counts,
     )
