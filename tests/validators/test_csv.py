@@ -173,3 +173,23 @@ def test_progress_reaches_the_file_size(tmp_path, small_chunks):
     validate_path(path, ValidationOptions(), progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1] == (path.stat().st_size, path.stat().st_size)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_an_open_quote_before_an_overlong_line_stops_instead_of_looping(tmp_path, small_chunks):
+    text = 'id,note\n1,"open\n' + "x" * 20_000 + '\nmore",2\n3,4\n'
+    report = validate(write(tmp_path, text), max_line_bytes=4096, time_budget_s=5)
+    assert table(report) == [(1, 2, None, "format-error")]
+    assert report.extra["stopped"] == "record-too-long"
+
+
+PIECE = st.sampled_from(["a", "1", ",", '"', "\n", "\r\n", "x" * 700, "é"])
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(PIECE, min_size=1, max_size=40))
+def test_quotes_and_long_lines_in_any_order_always_finish(tmp_path, monkeypatch, pieces):
+    monkeypatch.setattr(textio, "CHUNK_BYTES", 512)
+    path = write(tmp_path, "a,b\n" + "".join(pieces))
+    report = validate(path, max_line_bytes=1000, time_budget_s=5)
+    assert report.extra.get("stopped") != "time-budget"
+    assert report.rows <= path.read_bytes().count(b"\n") + 1

@@ -283,10 +283,10 @@ class CsvValidator:
         buf = bytearray(max(2 * step, len(pending) + step))
         end = len(pending)
         buf[:end] = pending
-        window = step  # a part ends at the last newline within this many bytes
+        carried = 0  # bytes of a record that ran past the previous part: the next one goes further
         need_more = False
         while True:
-            if not eof and (end < window or need_more):
+            if not eof and (end < step or need_more):
                 if len(buf) - end < step:
                     grown = bytearray(end + 2 * step)
                     grown[:end] = buf[:end]
@@ -297,7 +297,7 @@ class CsvValidator:
                 end += n
             if end == 0:
                 return
-            cut = _cut(buf, end, window, eof)
+            cut = _cut(buf, end, step, eof, carried)
             need_more = cut == 0
             if need_more:
                 if end > limit:
@@ -306,6 +306,7 @@ class CsvValidator:
                     buf[:end] = rest
                     need_more = False
                 continue
+            before_long_line = False
             if cut > limit:  # only then can a line be longer than the limit
                 long_at = _long_line(buf, cut, limit)
                 if long_at == 0:
@@ -317,11 +318,11 @@ class CsvValidator:
                     end -= skip
                     continue
                 if long_at is not None:
-                    cut = long_at
+                    cut, before_long_line = long_at, True
             with memoryview(buf) as view:
                 used = self._process(chunks, ctx, checker, run, view[:cut], eof and cut == end)
             if used < cut:  # the last record runs on past the part (a quoted value with newlines)
-                if cut - used > limit:
+                if cut - used > limit or before_long_line:  # it would swallow the overlong line
                     ctx.findings.error(
                         FindingCode.format_error,
                         f"record longer than {limit} bytes (an unclosed quote?); validation stopped here",
@@ -331,10 +332,10 @@ class CsvValidator:
                     )
                     run.extra["stopped"] = "record-too-long"
                     return
-                window = 2 * (cut - used) + step
+                carried = cut - used
                 need_more = not eof
             else:
-                window = step
+                carried = 0
             run.offset += used
             buf[: end - used] = buf[used:end]
             end -= used
@@ -399,8 +400,7 @@ class CsvValidator:
                 parse_options=pacsv.ParseOptions(
                     delimiter=self.delimiter,
                     newlines_in_values=True,
-                    ignore_empty_lines=False,
-                    invalid_row_handler=_reject_row,
+                    ignore_empty_lines=False,  # blank lines become all-null rows: blank-row
                 ),
                 convert_options=pacsv.ConvertOptions(
                     column_types=types,
@@ -438,14 +438,16 @@ class CsvValidator:
         return scanner.consumed
 
 
-def _cut(buf: bytearray, end: int, step: int, eof: bool) -> int:
+def _cut(buf: bytearray, end: int, step: int, eof: bool, at_least: int = 0) -> int:
     """Where the next part ends: after the last newline within ``step`` bytes (or the first
-    one after that), the end of the data at the end of the file, 0 if more must be read."""
-    if eof and end <= step:
+    one after that), and beyond ``at_least`` (the start of a record that ran past the previous
+    part); the end of the data at the end of the file; 0 if more must be read first."""
+    if eof and end <= max(step, at_least):
         return end
-    cut = buf.rfind(b"\n", 0, min(end, step)) + 1
+    hi = min(end, step)
+    cut = buf.rfind(b"\n", at_least, hi) + 1 if hi > at_least else 0
     if cut == 0:
-        cut = buf.find(b"\n", step, end) + 1
+        cut = buf.find(b"\n", max(at_least, hi), end) + 1
     return end if cut == 0 and eof else cut
 
 
@@ -458,10 +460,6 @@ def _long_line(buf: bytearray, cut: int, limit: int) -> int | None:
             return pos
         pos = line_end
     return None
-
-
-def _reject_row(row: Any) -> str:
-    return "error"
 
 
 def _ends_inside_quotes(table: pa.Table) -> bool:

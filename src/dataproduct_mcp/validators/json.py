@@ -38,7 +38,8 @@ class _Window:
     def __init__(self, chunks: TextChunks, ctx: ValidationContext) -> None:
         self.chunks = chunks
         self.ctx = ctx
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="dataproduct-mcp-record")
+        # bad bytes become lone surrogates, one per byte, so byte offsets stay exact
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="dataproduct-mcp-escape")
         self.buf = ""
         self.pos = 0
         self.eof = False
@@ -79,7 +80,7 @@ class _Window:
             self.cur_col0 = len(segment) - segment.rfind("\n") - 1
         else:
             self.cur_col0 += len(segment)
-        self.cur_byte += len(segment) if segment.isascii() else len(segment.encode("utf-8", "replace"))
+        self.cur_byte += len(segment) if segment.isascii() else len(segment.encode("utf-8", "surrogateescape"))
         self.cur = to
 
     def where(self, at: int) -> dict[str, Any]:

@@ -163,6 +163,9 @@ def infer_text_type(values: Sequence[str | None]) -> ColumnType:
             if ok + (len(present) - i - 1) < need:
                 break
         if ok >= need:
+            if ctype is ColumnType.integer and ok < len(present):
+                if all(parse_text(v, ColumnType.number)[0] for v in present):
+                    return ColumnType.number  # the outliers are decimals: a number column
             return ctype
     return ColumnType.string
 

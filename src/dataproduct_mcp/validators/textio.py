@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import io
 import os
 import threading
 import zlib
-from typing import Any, BinaryIO
+from typing import Any
 
 from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators.base import Source, ValidationContext
@@ -45,7 +46,18 @@ def _record_decode_error(exc: UnicodeError) -> tuple[str, int]:
     return "\ufffd", exc.end
 
 
+def _record_and_escape(exc: UnicodeError) -> tuple[str, int]:
+    """Like surrogateescape (so re-encoding gives back the exact byte count), but recorded."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    errors = getattr(_decode_errors, "positions", None)
+    if errors is not None:
+        errors.append(exc.start)
+    return "".join(chr(0xDC00 + b) for b in exc.object[exc.start : exc.end]), exc.end
+
+
 codecs.register_error("dataproduct-mcp-record", _record_decode_error)
+codecs.register_error("dataproduct-mcp-escape", _record_and_escape)
 
 
 def is_utf8_encoding(encoding: str) -> bool:
@@ -65,7 +77,7 @@ class TextChunks:
         self.gzip = getattr(source, "compression", None) == "gzip"
         self.stopped = False  # a finding ended the read early
         self.start_offset = 0  # offset of the first text byte (after a BOM)
-        self._raw: BinaryIO = open(source.path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._raw: io.RawIOBase = open(source.path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
         self._stream: Any = self._raw
         self._out = 0  # bytes handed out (uncompressed stream offset)
         self._decoder: Any = None
