@@ -351,3 +351,26 @@ async def test_wait_reports_each_change_and_returns_at_the_timeout(store: Sqlite
             await service.cancel("local", task.id)
     assert current.status is TaskStatus.running
     assert changes and changes[-1] == ("running", 0.5)
+
+
+async def test_a_kind_that_is_not_ready_is_not_claimed_until_it_is(store: SqliteStore) -> None:
+    service, runner = make(store)
+    gate_open = False
+
+    async def publish(ctx: TaskContext, params: dict[str, Any]) -> str:
+        return "published"
+
+    async def other(ctx: TaskContext, params: dict[str, Any]) -> str:
+        return "done"
+
+    runner.register_kind("publish", publish, ready=lambda: gate_open)
+    runner.register_kind("other", other)
+    async with running(runner):
+        held = await service.submit("local", "publish", {})
+        free = await service.submit("local", "other", {})
+        with anyio.fail_after(10):
+            assert (await service.wait("local", free.id, timeout=10)).status is TaskStatus.succeeded
+            assert (await service.get("local", held.id)).status is TaskStatus.queued
+            gate_open = True
+            runner.wake()
+            assert (await service.wait("local", held.id, timeout=10)).result == "published"

@@ -225,10 +225,10 @@ class TaskRunner:
 
     async def _dispatch(self, tg: anyio.abc.TaskGroup) -> None:
         slots = anyio.Semaphore(self.workers)
-        kinds = sorted(self.service.kinds)
         while True:
             await slots.acquire()
             self._wake = anyio.Event()  # replaced before claiming: a submission after this wakes us
+            kinds = self.service.claimable_kinds()  # each time: kinds may be added or gated
             claimed: ClaimedTask | None = None
             try:
                 with anyio.CancelScope(shield=True):

@@ -50,6 +50,7 @@ class TaskKind:
     params_model: type[BaseModel] | None = None
     precheck: Precheck | None = None
     max_attempts: int = 3
+    ready: Callable[[], bool] | None = None  # False: do not claim this kind now (e.g. breaker open)
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,25 @@ class TaskService:
         params_model: type[BaseModel] | None = None,
         precheck: Precheck | None = None,
         max_attempts: int = 3,
+        ready: Callable[[], bool] | None = None,
     ) -> None:
+        """Register a kind. ``ready`` (sync, cheap) lets a kind hold its queued tasks back while it
+        cannot make progress — e.g. publication while the registry's circuit breaker is open — so
+        workers do not claim and reschedule them in a loop; they are claimed once it returns True."""
         if name in self.kinds:
             raise ValueError(f"task kind {name!r} is already registered")
-        self.kinds[name] = TaskKind(name, handler, params_model, precheck, max_attempts)
+        self.kinds[name] = TaskKind(name, handler, params_model, precheck, max_attempts, ready)
+
+    def claimable_kinds(self) -> list[str]:
+        """Kinds workers may claim now (registered, and ready)."""
+        out = []
+        for name, spec in self.kinds.items():
+            try:
+                if spec.ready is None or spec.ready():
+                    out.append(name)
+            except Exception:  # a broken gate must not stop the other kinds
+                log.exception("readiness check of task kind %s failed; not claiming it now", name)
+        return sorted(out)
 
     # -- use cases ----------------------------------------------------------------------------
 
