@@ -16,12 +16,16 @@ import anyio
 
 from dataproduct_mcp import __version__
 from dataproduct_mcp.config import Settings
+from dataproduct_mcp.domain.audit import AuditKind
 from dataproduct_mcp.logs import get_logger
+from dataproduct_mcp.metrics import Metrics
 from dataproduct_mcp.persistence import Store, open_store
+from dataproduct_mcp.services.audit import SYSTEM_TENANT, AuditLog
 from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.ord import OrdService
 from dataproduct_mcp.services.products import ProductService
 from dataproduct_mcp.services.publication import PublicationService, build_ord_services
+from dataproduct_mcp.services.status import metrics_snapshot
 from dataproduct_mcp.services.streams import StreamLimits, StreamService
 from dataproduct_mcp.services.task_kinds import register_validation_kinds
 from dataproduct_mcp.services.task_runner import TaskRunner
@@ -45,6 +49,9 @@ class Application:
     http_url: str | None = None
     started: bool = False
     tasks: TaskService | None = None
+    metrics: Metrics | None = None
+    audit: AuditLog | None = None
+    scraped_counts: dict[str, Any] = field(default_factory=dict)
     task_runner: TaskRunner | None = None
     ord: OrdService | None = None
     publication: PublicationService | None = None
@@ -88,6 +95,10 @@ class Application:
         )
         register_validation_kinds(app.tasks, products, lambda: app.validation)
         app.ord, app.publication = build_ord_services(settings, store, app.tasks, app.ord_base_url)
+        app.audit = AuditLog(store, cursor_secret=secret, retention_days=settings.audit_retention_days)
+        products.audit = app.audit
+        app.metrics = Metrics(lambda: metrics_snapshot(app))
+        validation.observer = app.metrics.observe_report
         return app
 
     async def start(self) -> None:
@@ -103,6 +114,10 @@ class Application:
             await tg.start(self.task_runner.run)
             if self.publication is not None:
                 await tg.start(self.publication.run)  # re-queues orphaned ORD outbox rows
+        if self.audit is not None:
+            await self.audit.record(
+                AuditKind.config_loaded, SYSTEM_TENANT, actor="server", detail=self.settings_summary()
+            )
         log.info(
             "dataproduct-mcp %s started (backend=%s, namespace=%s)",
             __version__,
@@ -159,6 +174,16 @@ class Application:
         self.validation.policy.identify(params["path"])
         task = await tasks.submit(tenant, "validate-file", params)
         return task.model_dump(mode="json")
+
+    def settings_summary(self) -> dict[str, Any]:
+        """The effective settings with secrets redacted (for the audit trail)."""
+        secret = {"ord_registry_token", "sentry_dsn", "database_url"}
+        out: dict[str, Any] = {}
+        for name, value in self.settings.model_dump(mode="json").items():
+            out[name] = "<redacted>" if name in secret and value else value
+        out["version"] = __version__
+        out["transport"] = self.transport
+        return out
 
     def ord_base_url(self) -> str:
         """Base URL in ORD documents: DPMCP_ORD_BASE_URL, else the HTTP side's URL (ORD's baseUrl

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="Database URL; unset = SQLite in DATA_DIR. `sqlite:///path` or `postgresql://...`."
     )
+    db_pool_min: int = Field(2, ge=0, le=100, description="PostgreSQL: connections the pool keeps open.")
+    db_pool_max: int = Field(10, ge=1, le=1000, description="PostgreSQL: most connections of the pool.")
+    db_timeout_seconds: float = Field(
+        10.0, gt=0, le=600, description="PostgreSQL: bound of a connect, a pool wait and one statement."
+    )
     allowed_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="os.pathsep-separated directories file tools may read; default: cwd and DATA_DIR.",
@@ -65,6 +70,7 @@ class Settings(BaseSettings):
     dc_mappings_file: Path | None = Field(None, description="Custom Dublin Core mappings (label key -> DCMI term).")
     auth_tokens_file: Path | None = None
     sentry_dsn: str | None = None
+    audit_retention_days: float = Field(365.0, gt=0, le=36500, description="Audit events older than this are pruned.")
     tenant: str = Field("local", pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", description="Tenant under stdio.")
     stream_ttl_seconds: float = Field(300.0, gt=0, le=86400, description="Absolute lifetime of a stream session.")
     stream_idle_seconds: float = Field(60.0, gt=0, le=3600, description="A stream session without progress ends.")
@@ -100,6 +106,12 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("expected sqlite:///PATH or postgresql://...")
         return value
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> Settings:
+        if self.db_pool_min > self.db_pool_max:
+            raise ValueError(f"DPMCP_DB_POOL_MIN ({self.db_pool_min}) exceeds DPMCP_DB_POOL_MAX ({self.db_pool_max})")
+        return self
 
     @model_validator(mode="after")
     def _roots_exist(self) -> Settings:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from dataproduct_mcp.domain.audit import AuditEvent
 from dataproduct_mcp.domain.products import DataProduct, ProductStatus
 from dataproduct_mcp.domain.publication import EnqueueResult, OutboxRow, OutboxStatus
 from dataproduct_mcp.domain.tasks import ClaimedTask, Task, TaskPage, TaskStatus
@@ -35,7 +36,7 @@ class ProductPage:
 
 
 class ProductStore(Protocol):
-    async def insert_product(self, product: DataProduct, content_hash: str) -> None:
+    async def insert_product(self, product: DataProduct, content_hash: str, audit: AuditEvent | None = None) -> None:
         """Insert; ``AlreadyExists`` if a live product has the same (tenant, ord_id)."""
 
     async def get_product(self, tenant: str, product_id: str, *, include_deleted: bool = False) -> DataProduct:
@@ -50,7 +51,9 @@ class ProductStore(Protocol):
     async def list_products(self, tenant: str, flt: ProductFilter, limit: int, after: int | None) -> ProductPage:
         """Live products matching ``flt`` in creation order, keyset-paged after position ``after``."""
 
-    async def replace_product(self, product: DataProduct, expected_revision: int, content_hash: str) -> None:
+    async def replace_product(
+        self, product: DataProduct, expected_revision: int, content_hash: str, audit: AuditEvent | None = None
+    ) -> None:
         """Store ``product`` (revision already bumped) if the stored revision is ``expected_revision``;
         ``Conflict`` otherwise, ``NotFound`` if gone."""
 
@@ -137,6 +140,28 @@ class TaskStore(Protocol):
         """{kind: {status: n}} (all tenants when ``tenant`` is None)."""
 
 
+class AuditStore(Protocol):
+    """Append-only audit events (no update method exists; pruning deletes by age)."""
+
+    async def append_audit(self, event: AuditEvent) -> int: ...
+
+    async def list_audit(
+        self,
+        tenant: str,
+        *,
+        product_id: str | None = None,
+        kinds: tuple[str, ...] = (),
+        since_iso: str | None = None,
+        until_iso: str | None = None,
+        limit: int = 50,
+        after: int | None = None,
+    ) -> tuple[list[AuditEvent], int | None]: ...
+
+    async def prune_audit(self, before_iso: str) -> int: ...
+
+    async def product_exists_in_other_tenant(self, tenant: str, product_id: str) -> bool: ...
+
+
 class OutboxStore(Protocol):
     """The ORD publication outbox (contract §8): rows keyed by ``{product_id}:{revision}``, written
     with their ``publish-ord`` task in one transaction; worker-side updates only touch pending rows."""
@@ -185,7 +210,7 @@ class OutboxStore(Protocol):
         """A cheap value that changes whenever any product of the tenant changes (ORD document cache)."""
 
 
-class Store(ProductStore, TaskStore, OutboxStore, Protocol):
+class Store(ProductStore, AuditStore, TaskStore, OutboxStore, Protocol):
     """Everything the application needs from its database."""
 
     backend: str

@@ -39,8 +39,8 @@ def load_migrations(backend: str) -> list[tuple[int, str, str]]:
             out.append((int(number), rest.removesuffix(".sql"), entry.read_text(encoding="utf-8")))
     out.sort()
     numbers = [n for n, _, _ in out]
-    if numbers != list(range(1, len(out) + 1)):
-        raise RuntimeError(f"migrations of {backend} are not numbered 1..N: {numbers}")
+    if len(set(numbers)) != len(numbers) or (numbers and numbers[0] < 1):
+        raise RuntimeError(f"migrations of {backend} must have distinct positive numbers: {numbers}")
     return out
 
 
@@ -154,11 +154,15 @@ class Database:
 
 
 def _split_sql(script: str) -> list[str]:
-    """Split a migration into statements (our migrations keep ';' out of string literals)."""
+    """Split a migration into statements (our migrations keep ';' out of string literals;
+    a CREATE TRIGGER statement runs to its ``END;`` line)."""
     statements, buf = [], []
     for line in script.splitlines():
         stripped = line.split("--", 1)[0]
         buf.append(stripped)
+        in_trigger = "\n".join(buf).lstrip().upper().startswith("CREATE TRIGGER")
+        if in_trigger and stripped.strip().upper() != "END;":
+            continue
         if stripped.rstrip().endswith(";"):
             stmt = "\n".join(buf).strip().rstrip(";")
             if stmt:

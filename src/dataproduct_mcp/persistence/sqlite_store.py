@@ -8,9 +8,11 @@ from typing import Any
 
 import aiosqlite
 
+from dataproduct_mcp.domain.audit import AuditEvent
 from dataproduct_mcp.domain.products import DataProduct
 from dataproduct_mcp.errors import AlreadyExists, Conflict, NotFound
 from dataproduct_mcp.persistence.base import ProductFilter, ProductPage
+from dataproduct_mcp.persistence.sqlite_audit import SqliteAuditMixin, insert_audit
 from dataproduct_mcp.persistence.sqlite_db import Database
 from dataproduct_mcp.persistence.sqlite_outbox import SqliteOutboxMixin
 from dataproduct_mcp.persistence.sqlite_tasks import SqliteTaskStoreMixin
@@ -37,7 +39,7 @@ def _fts_query(text: str) -> tuple[str | None, list[str]]:
     return match, likes
 
 
-class SqliteStore(SqliteTaskStoreMixin, SqliteOutboxMixin):
+class SqliteStore(SqliteTaskStoreMixin, SqliteAuditMixin, SqliteOutboxMixin):
     backend = "sqlite"
 
     def __init__(self, path: Path) -> None:
@@ -84,7 +86,7 @@ class SqliteStore(SqliteTaskStoreMixin, SqliteOutboxMixin):
             )
             await conn.execute("INSERT INTO products_fts (rowid, text) VALUES (?, ?)", (seq, _search_text(p)))
 
-    async def insert_product(self, product: DataProduct, content_hash: str) -> None:
+    async def insert_product(self, product: DataProduct, content_hash: str, audit: AuditEvent | None = None) -> None:
         async with self.db.write() as conn:
             try:
                 cur = await conn.execute(
@@ -98,6 +100,8 @@ class SqliteStore(SqliteTaskStoreMixin, SqliteOutboxMixin):
                 ) from exc
             assert cur.lastrowid is not None
             await self._write_index(conn, cur.lastrowid, product)
+            if audit is not None:
+                await insert_audit(conn, audit)
 
     async def get_product(self, tenant: str, product_id: str, *, include_deleted: bool = False) -> DataProduct:
         sql = "SELECT body FROM products WHERE tenant = ? AND id = ?"
@@ -168,7 +172,9 @@ class SqliteStore(SqliteTaskStoreMixin, SqliteOutboxMixin):
             next_after=rows[-1][0] if more else None,
         )
 
-    async def replace_product(self, product: DataProduct, expected_revision: int, content_hash: str) -> None:
+    async def replace_product(
+        self, product: DataProduct, expected_revision: int, content_hash: str, audit: AuditEvent | None = None
+    ) -> None:
         async with self.db.write() as conn:
             row = await (
                 await conn.execute(
@@ -195,6 +201,8 @@ class SqliteStore(SqliteTaskStoreMixin, SqliteOutboxMixin):
                     f"a live data product with ord_id {product.ord_id} already exists", ord_id=product.ord_id
                 ) from exc
             await self._write_index(conn, row[0], product)
+            if audit is not None:
+                await insert_audit(conn, audit)
 
     async def list_deleted(self, tenant: str, since_iso: str) -> list[DataProduct]:
         async with self.db.read() as conn:
@@ -206,6 +214,14 @@ class SqliteStore(SqliteTaskStoreMixin, SqliteOutboxMixin):
                 )
             ).fetchall()
         return [DataProduct.model_validate_json(r[0]) for r in rows]
+
+    async def product_exists_in_other_tenant(self, tenant: str, product_id: str) -> bool:
+        """For the audit trail only: does this id exist under another tenant (a cross-tenant probe)?"""
+        async with self.db.read() as conn:
+            row = await (
+                await conn.execute("SELECT 1 FROM products WHERE id = ? AND tenant != ?", (product_id, tenant))
+            ).fetchone()
+        return row is not None
 
     async def count_products(self, tenant: str | None = None) -> dict[str, int]:
         sql = "SELECT status, COUNT(*) FROM products"

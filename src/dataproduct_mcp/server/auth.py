@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,9 +114,15 @@ class BearerGate:
     """ASGI middleware: every HTTP request except the open paths needs an authenticated user
     (set by the SDK's AuthenticationMiddleware from the bearer token); otherwise ``401``."""
 
-    def __init__(self, app: ASGIApp, resource_metadata_url: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        resource_metadata_url: str,
+        on_failure: Callable[[dict[str, Any]], Awaitable[Any]] | None = None,
+    ) -> None:
         self.app = app
         self.resource_metadata_url = resource_metadata_url
+        self.on_failure = on_failure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -127,6 +134,17 @@ class BearerGate:
             return
         user = scope.get("user")
         if user is None or not getattr(user, "is_authenticated", False):
+            if self.on_failure is not None:
+                headers = dict(scope.get("headers") or [])
+                client = scope.get("client")
+                await self.on_failure(
+                    {
+                        "path": path[:200],
+                        "method": scope.get("method"),
+                        "client": client[0] if client else None,
+                        "reason": "invalid token" if b"authorization" in headers else "missing token",
+                    }
+                )
             body = json.dumps({"error": "invalid_token", "error_description": "Authentication required"}).encode()
             challenge = (
                 f'Bearer error="invalid_token", error_description="Authentication required", '

@@ -64,25 +64,43 @@ class DataProductServer(MCPServer[Any]):
             return token.client_id
         return self.app.default_tenant()
 
+    @staticmethod
+    def actor_for_request() -> str | None:
+        """The bearer token's name (from the tokens file), for the audit trail; never the token."""
+        token = get_access_token()
+        if token is not None and token.claims:
+            return str(token.claims.get("name") or "") or None
+        return None
+
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
-        with request_scope(tenant=self.tenant_for_request()) as trace_id:
+        with request_scope(tenant=self.tenant_for_request(), actor=self.actor_for_request()) as trace_id:
             started = time.perf_counter()
             try:
                 result = await super().call_tool(name, arguments, context)
             except Exception as exc:  # the one boundary: everything becomes a structured error
                 err = map_exception(exc, name)
                 log_failure(exc, err, name)
+                self._observe(name, "error", started, err.code)
                 return error_result(err, trace_id)
             elapsed_ms = (time.perf_counter() - started) * 1000
             if isinstance(result, CallToolResult) and result.is_error:
                 log.info("tool %s returned an error in %.1f ms", name, elapsed_ms)
+                self._observe(name, "error", started, "unknown")
             else:
                 log.debug("tool %s ok in %.1f ms", name, elapsed_ms)
+                self._observe(name, "ok", started)
             return result
+
+    def _observe(self, name: str, outcome: str, started: float, code: str | None = None) -> None:
+        if self.app.metrics is not None:
+            # Unknown tool names are folded into one label value: labels must stay bounded.
+            tool = name if self._tool_manager.get_tool(name) is not None else "unknown"
+            self.app.metrics.observe_tool(tool, outcome, time.perf_counter() - started, code)
 
 
 def build_server(app: Application, *, token_verifier: Any = None, auth: Any = None) -> DataProductServer:
     from dataproduct_mcp.server import (
+        tools_audit,
         tools_files,
         tools_ord,
         tools_products,
@@ -105,6 +123,7 @@ def build_server(app: Application, *, token_verifier: Any = None, auth: Any = No
     tools_files.register(server, app)
     tools_status.register(server, app)
     tools_ord.register(server, app)
+    tools_audit.register(server, app)
     tools_streams.register(server, app)
     tools_tasks.register(server, app)
     return server

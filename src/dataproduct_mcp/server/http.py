@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -10,7 +11,7 @@ from dataproduct_mcp import __version__
 from dataproduct_mcp.app import Application
 from dataproduct_mcp.server.ord_http import ord_routes
 from dataproduct_mcp.server.ws import stream_route
-from dataproduct_mcp.services.status import component_health
+from dataproduct_mcp.services.status import component_health, refresh_counts
 
 __all__ = ["http_routes"]
 
@@ -46,7 +47,14 @@ def http_routes(app: Application) -> list[BaseRoute]:
             status_code=503 if worst == "down" else 200,
         )
 
+    async def metrics(_: Request) -> Response:
+        """Prometheus text exposition of every metric (see docs/operations.md)."""
+        await refresh_counts(app)
+        assert app.metrics is not None
+        return Response(app.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
     return [
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/alive", alive, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/startup", startup, methods=["GET"]),

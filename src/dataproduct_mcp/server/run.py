@@ -8,6 +8,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from functools import partial
+from typing import Any
 
 import anyio
 import uvicorn
@@ -17,10 +18,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from dataproduct_mcp.app import Application
+from dataproduct_mcp.domain.audit import AuditKind
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.server.auth import BearerGate, TokenFile, TokenVerifier
 from dataproduct_mcp.server.builder import build_server
 from dataproduct_mcp.server.http import http_routes
+from dataproduct_mcp.services.audit import SYSTEM_TENANT
 
 __all__ = ["serve_http", "serve_stdio"]
 
@@ -121,7 +124,13 @@ async def serve_http(app: Application, host: str, port: int, *, tokens: TokenFil
         asgi.router.routes.append(route)
     if tokens is not None:
         metadata_url = f"{base_url}/.well-known/oauth-protected-resource/mcp"
-        asgi.user_middleware.append(Middleware(BearerGate, resource_metadata_url=metadata_url))
+        audit = app.audit
+
+        async def auth_failed(detail: dict[str, Any]) -> None:
+            if audit is not None:
+                await audit.record(AuditKind.auth_failure, SYSTEM_TENANT, actor="anonymous", detail=detail)
+
+        asgi.user_middleware.append(Middleware(BearerGate, resource_metadata_url=metadata_url, on_failure=auth_failed))
     else:
         log.warning(
             "HTTP transport without authentication (--no-auth): every caller is tenant %r", app.default_tenant()

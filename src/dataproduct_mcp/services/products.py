@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from dataproduct_mcp.domain.audit import AuditKind
 from dataproduct_mcp.domain.products import (
     DataProduct,
     DataProductFields,
@@ -19,9 +20,10 @@ from dataproduct_mcp.domain.products import (
     ord_id_for,
     semver_key,
 )
-from dataproduct_mcp.errors import AlreadyExists, Conflict, InvalidArgument, TooLarge
+from dataproduct_mcp.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, TooLarge
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.base import ProductFilter, Store
+from dataproduct_mcp.services.audit import AuditLog
 from dataproduct_mcp.services.paging import CursorCodec
 
 __all__ = ["ListResult", "ProductService", "invalid_argument_from"]
@@ -84,6 +86,33 @@ class ProductService:
         self.cursors = CursorCodec(cursor_secret)
         self.clock = clock
         self.max_result_bytes = max_result_bytes
+        self.audit: AuditLog | None = None  # set by the Application
+
+    def _audit_event(self, kind: AuditKind, product: DataProduct, before: int | None, **detail: Any) -> Any:
+        if self.audit is None:
+            return None
+        return self.audit.event(
+            kind,
+            product.tenant,
+            product_id=product.id,
+            ord_id=product.ord_id,
+            before_revision=before,
+            after_revision=product.revision,
+            detail=detail,
+        )
+
+    def _mirror(self, event: Any) -> None:
+        if event is not None and self.audit is not None:
+            self.audit.mirror(event)
+
+    async def _get_or_miss(self, tenant: str, product_id: str) -> DataProduct:
+        """get_product, recording a cross-tenant miss when the id belongs to another tenant."""
+        try:
+            return await self.store.get_product(tenant, product_id)
+        except NotFound:
+            if self.audit is not None and await self.store.product_exists_in_other_tenant(tenant, product_id):
+                await self.audit.record(AuditKind.cross_tenant_miss, tenant, product_id=product_id)
+            raise
 
     @staticmethod
     def _check_size(product: DataProduct) -> None:
@@ -121,14 +150,16 @@ class ProductService:
             updated_at=now,
         )
         self._check_size(product)
+        event = self._audit_event(AuditKind.product_created, product, None)
         try:
-            await self.store.insert_product(product, digest)
+            await self.store.insert_product(product, digest, audit=event)
         except AlreadyExists:
             # A concurrent register of the same identity won the race: same rules apply.
             existing = await self.store.find_live_identity(tenant, ord_id)
             if existing is None:
                 raise
             return self._same_or_conflict(existing, digest, ord_id)
+        self._mirror(event)
         log.info("registered data product %s (%s)", product.id, ord_id)
         return product, True
 
@@ -151,7 +182,7 @@ class ProductService:
         if (product_id is None) == (ord_id is None):
             raise InvalidArgument("give exactly one of id or ord_id", field="id")
         if product_id is not None:
-            return await self.store.get_product(tenant, product_id)
+            return await self._get_or_miss(tenant, product_id)
         assert ord_id is not None
         return await self.store.get_product_by_ord_id(tenant, ord_id)
 
@@ -198,7 +229,7 @@ class ProductService:
             raise invalid_argument_from(exc, "patch") from exc
         if not parsed.model_fields_set:
             raise InvalidArgument("patch is empty: name at least one field to change", field="patch")
-        current = await self.store.get_product(tenant, product_id)
+        current = await self._get_or_miss(tenant, product_id)
         changes = parsed.model_dump(by_alias=True, include=parsed.model_fields_set)
         if "name" in changes and changes["name"] != current.name:
             raise InvalidArgument(
@@ -225,7 +256,11 @@ class ProductService:
             }
         )
         self._check_size(product)
-        await self.store.replace_product(product, expected_revision, content_hash(fields))
+        event = self._audit_event(
+            AuditKind.product_updated, product, current.revision, fields=sorted(parsed.model_fields_set)
+        )
+        await self.store.replace_product(product, expected_revision, content_hash(fields), audit=event)
+        self._mirror(event)
         log.info("updated data product %s to revision %d", product.id, product.revision)
         return product
 
@@ -286,7 +321,7 @@ class ProductService:
         raise AssertionError("unreachable")
 
     async def delete(self, tenant: str, product_id: str, expected_revision: int | None = None) -> DataProduct:
-        current = await self.store.get_product(tenant, product_id)
+        current = await self._get_or_miss(tenant, product_id)
         now = self.clock()
         product = current.model_copy(
             update={
@@ -297,6 +332,8 @@ class ProductService:
             }
         )
         revision = current.revision if expected_revision is None else expected_revision
-        await self.store.replace_product(product, revision, content_hash(current.fields()))
+        event = self._audit_event(AuditKind.product_deleted, product, current.revision)
+        await self.store.replace_product(product, revision, content_hash(current.fields()), audit=event)
+        self._mirror(event)
         log.info("deleted data product %s", product.id)
         return product

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import anyio
 
 from dataproduct_mcp import __version__
 from dataproduct_mcp.domain.status import ComponentHealth, ServerStatus
@@ -80,3 +82,39 @@ async def server_status(app: Application, tenant: str) -> ServerStatus:
         products=counts,
         tasks=task_counts,
     )
+
+
+def metrics_snapshot(app: Application) -> dict[str, Any]:
+    """Plain figures of every component for the metrics collector (sync: no I/O here;
+    database-backed counts come from the last :func:`refresh_counts`)."""
+    stats = app.validation.cache.stats()
+    snap: dict[str, Any] = {
+        "cache": {
+            "hits": stats.hits,
+            "misses": stats.misses,
+            "evictions": stats.evictions,
+            "bytes": stats.bytes,
+            "entries": stats.entries,
+        },
+        **app.scraped_counts,
+    }
+    streams = getattr(app, "streams", None)
+    if streams is not None:
+        snap["streams"] = streams.stats()
+    breaker = getattr(app, "registry_breaker", None)
+    if breaker is not None and hasattr(breaker, "snapshot"):
+        snap["breaker"] = breaker.snapshot()
+    return snap
+
+
+async def refresh_counts(app: Application) -> None:
+    """Database-backed gauges (tasks, products), refreshed before a scrape."""
+    counts: dict[str, Any] = {}
+    try:
+        with anyio.fail_after(5):
+            if getattr(app, "tasks", None) is not None:
+                counts["tasks"] = await app.tasks.counts()  # type: ignore[union-attr]
+            counts["products"] = await app.store.count_products()
+    except Exception as exc:  # a scrape reports what it can
+        log.warning("metrics: database counts unavailable: %r", exc)
+    app.scraped_counts = counts

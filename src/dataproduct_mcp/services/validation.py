@@ -139,6 +139,7 @@ class ValidationService:
         self.time_budget_s = time_budget_s
         self._limiter = anyio.CapacityLimiter(concurrency or max(1, os.cpu_count() or 1))
         self._inflight: dict[Any, anyio.Event] = {}
+        self.observer: Callable[[Report, float], None] | None = None  # metrics hook
 
     @staticmethod
     def list_formats() -> list[FormatInfo]:
@@ -188,7 +189,10 @@ class ValidationService:
             await pending.wait()  # an identical validation is running: share its result
         done = self._inflight[key] = anyio.Event()
         try:
+            run_started = time.perf_counter()
             report = await self._run(ident, options, progress, is_cancelled)
+            if self.observer is not None:
+                self.observer(report, time.perf_counter() - run_started)
             after = self.policy.identify(path)
             if (after.size, after.mtime_ns) == (ident.size, ident.mtime_ns):
                 self.cache.put(key, report)
