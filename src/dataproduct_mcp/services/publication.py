@@ -86,7 +86,13 @@ class PublicationService:
         self.sweep_seconds = sweep_seconds
         self.clock = clock
         self._scope: anyio.CancelScope | None = None
-        tasks.register_kind(KIND, self.handle, max_attempts=MAX_ATTEMPTS)
+        # Held back while the breaker refuses calls: workers would only claim and reschedule them.
+        tasks.register_kind(
+            KIND,
+            self.handle,
+            max_attempts=MAX_ATTEMPTS,
+            ready=lambda: self.client is None or self.breaker.would_allow(),
+        )
 
     @property
     def configured(self) -> bool:
