@@ -92,8 +92,11 @@ def _child(mode: str, path: str) -> dict[str, object]:
         report = validate_path(Path(path), ValidationOptions(schema=schema))
         rows, valid, errors = report.rows, report.valid, report.error_count
     elif mode == "frictionless":
-        result = frictionless.validate(path)
-        rows, valid, errors = result.stats.get("rows", 0), result.valid, result.stats.get("errors", 0)
+        os.chdir(os.path.dirname(path))  # frictionless refuses absolute paths as unsafe
+        result = frictionless.validate(os.path.basename(path))
+        task = result.tasks[0] if result.tasks else None
+        rows = task.stats.get("rows", 0) if task is not None else 0
+        valid, errors = result.valid, result.stats.get("errors", 0)
     else:
         raise SystemExit(f"unknown mode {mode}")
     seconds = time.perf_counter() - started
@@ -146,6 +149,8 @@ def frictionless_compare(path: Path) -> dict[str, object] | None:
     except ImportError:
         return None
     theirs = measure("frictionless", path)
+    if not theirs["valid"] or not theirs["rows"]:
+        raise SystemExit(f"frictionless did not validate the sample: {theirs}")
     ours = min((measure("ours-inferred", path) for _ in range(3)), key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
     return {
         "file": str(path),

@@ -44,6 +44,7 @@ __all__ = ["VALIDATOR", "CsvValidator"]
 
 SAMPLE_ROWS = 1000  # type inference looks at the first SAMPLE_ROWS records within SAMPLE_BYTES
 SAMPLE_BYTES = 1 << 20
+_HEADER_PROBE = 1 << 16
 _csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # fields are bounded by max_line_bytes instead
 
 CHECKS = (
@@ -234,6 +235,9 @@ class CsvValidator:
     ) -> tuple[list[str] | None, int, bytes, bool]:
         eof = False
         scanner = _Scanner(chunks, ctx, self.delimiter)
+        probe = data[:_HEADER_PROBE]  # most headers are short: do not split the whole chunk
+        for cells, _line, _offset, _open in scanner.records(probe, chunks.start_offset, 1, False, row=-1):
+            return cells, scanner.consumed, data, eof
         while True:
             for cells, _line, _offset, _open in scanner.records(data, chunks.start_offset, 1, eof, row=-1):
                 return cells, scanner.consumed, data, eof
@@ -256,21 +260,63 @@ class CsvValidator:
     def _infer_types(
         self, chunks: TextChunks, ctx: ValidationContext, header: list[str], body: bytes, eof: bool
     ) -> list[tuple[ColumnType, str | None]]:
-        sample: list[list[str]] = [[] for _ in header]
-        scanner = _Scanner(chunks, ctx, self.delimiter, report=False)
+        """Column types: declared, or inferred from the first ``SAMPLE_ROWS`` lines of the
+        first ``SAMPLE_BYTES`` (the same sample whatever the chunk size). Arrow infers the
+        sample first; only the columns it leaves as text get the outlier-tolerant Python
+        inference (Arrow's own inference widens to text on a single outlier)."""
         head = body[:SAMPLE_BYTES]
-        for n, (cells, _line, _offset, _open) in enumerate(scanner.records(head, 0, 1, eof and len(head) == len(body))):
+        final = eof and len(head) == len(body)
+        schema = ctx.options.schema
+        declared = {c.name: c.type for c in schema.columns} if schema else {}
+        arrow = self._arrow_sample(head, len(header), final)
+        samples = self._python_sample(chunks, ctx, header, head, final) if arrow is None else None
+        out: list[tuple[ColumnType, str | None]] = []
+        for i, label in enumerate(header):
+            ctype = declared.get(label)
+            if arrow is not None:
+                t = arrow.column(i).type
+                if pa.types.is_timestamp(t) and ctype in (None, ColumnType.datetime):
+                    out.append((ColumnType.datetime, "UTC" if t.tz else None))
+                    continue
+                ctype = ctype or _ARROW_INFERRED.get(t)
+                values = _as_text(arrow.column(i)) if ctype in (None, ColumnType.datetime) else []
+            else:
+                values = samples[i] if samples is not None else []
+            ctype = ctype or infer_text_type(values)
+            out.append((ctype, _zone(values) if ctype is ColumnType.datetime else None))
+        return out
+
+    def _arrow_sample(self, head: bytes, width: int, final: bool) -> pa.Table | None:
+        end = 0
+        for _ in range(SAMPLE_ROWS):
+            nl = head.find(b"\n", end)
+            if nl < 0:
+                end = len(head) if final else end
+                break
+            end = nl + 1
+        if end == 0:
+            return None
+        try:
+            return pacsv.read_csv(
+                pa.py_buffer(memoryview(head)[:end]),
+                read_options=pacsv.ReadOptions(use_threads=False, column_names=[f"c{i}" for i in range(width)]),
+                parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(null_values=[""], strings_can_be_null=True),
+            )
+        except (pa.ArrowException, ValueError):
+            return None  # ragged rows, bad bytes...: the Python sample copes
+
+    def _python_sample(
+        self, chunks: TextChunks, ctx: ValidationContext, header: list[str], head: bytes, final: bool
+    ) -> list[list[str | None]]:
+        sample: list[list[str | None]] = [[] for _ in header]
+        scanner = _Scanner(chunks, ctx, self.delimiter, report=False)
+        for n, (cells, _line, _offset, _open) in enumerate(scanner.records(head, 0, 1, final)):
             if n >= SAMPLE_ROWS:
                 break
             for values, cell in zip(sample, cells, strict=False):
                 values.append(cell)
-        schema = ctx.options.schema
-        declared = {c.name: c.type for c in schema.columns} if schema else {}
-        out: list[tuple[ColumnType, str | None]] = []
-        for label, values in zip(header, sample, strict=True):
-            ctype = declared.get(label) or infer_text_type(values)
-            out.append((ctype, _zone(values) if ctype is ColumnType.datetime else None))
-        return out
+        return sample
 
     # -- the chunk loop ---------------------------------------------------------------
     def _chunk_loop(
@@ -291,8 +337,9 @@ class CsvValidator:
                     grown = bytearray(end + 2 * step)
                     grown[:end] = buf[:end]
                     buf = grown
+                want = step - end if end < step else step  # keep about one chunk: small tail moves
                 with memoryview(buf) as view:
-                    n = chunks.readinto(view[end : end + step])
+                    n = chunks.readinto(view[end : end + want])
                 eof = n == 0
                 end += n
             if end == 0:
@@ -471,7 +518,23 @@ def _ends_inside_quotes(table: pa.Table) -> bool:
     return isinstance(value, str) and value.endswith(("\n", "\r"))
 
 
-def _zone(values: list[str]) -> str | None:
+_ARROW_INFERRED: dict[pa.DataType, ColumnType] = {
+    pa.int64(): ColumnType.integer,
+    pa.float64(): ColumnType.number,
+    pa.bool_(): ColumnType.boolean,
+    pa.date32(): ColumnType.date,
+}
+
+
+def _as_text(column: pa.ChunkedArray) -> list[str | None]:
+    if pa.types.is_binary(column.type):
+        return [None if v is None else v.decode("utf-8", "replace") for v in column.to_pylist()]
+    if pa.types.is_string(column.type) or pa.types.is_null(column.type):
+        return column.to_pylist()
+    return [None if v is None else str(v) for v in column.cast(pa.string()).to_pylist()]
+
+
+def _zone(values: list[str | None]) -> str | None:
     """``"UTC"`` when most sampled datetimes carry a zone offset (Arrow then needs a zoned type)."""
     parsed = [parse_text(v, ColumnType.datetime)[1] for v in values if v]
     zoned = sum(1 for v in parsed if isinstance(v, datetime) and v.tzinfo is not None)
