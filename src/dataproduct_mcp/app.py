@@ -97,6 +97,19 @@ class Application:
         app.ord, app.publication = build_ord_services(settings, store, app.tasks, app.ord_base_url)
         app.audit = AuditLog(store, cursor_secret=secret, retention_days=settings.audit_retention_days)
         products.audit = app.audit
+        if app.publication is not None:
+            app.publication.audit = app.audit
+            audit = app.audit
+
+            def breaker_moved(before: Any, to: Any) -> None:
+                audit.record_soon(
+                    AuditKind.breaker_transition,
+                    SYSTEM_TENANT,
+                    actor="server",
+                    detail={"breaker": "ord-registry", "from": str(before.value), "to": str(to.value)},
+                )
+
+            app.publication.breaker.on_transition = breaker_moved
         app.metrics = Metrics(lambda: metrics_snapshot(app))
         validation.observer = app.metrics.observe_report
         return app
@@ -114,6 +127,8 @@ class Application:
             await tg.start(self.task_runner.run)
             if self.publication is not None:
                 await tg.start(self.publication.run)  # re-queues orphaned ORD outbox rows
+            if self.audit is not None:
+                await tg.start(self.audit.run_flusher)  # stores events recorded from sync code
         if self.audit is not None:
             await self.audit.record(
                 AuditKind.config_loaded, SYSTEM_TENANT, actor="server", detail=self.settings_summary()
@@ -137,11 +152,16 @@ class Application:
                 self.task_runner.stop()
                 if self.publication is not None:
                     self.publication.stop()
+                if self.audit is not None:
+                    self.audit.stop()
                 background, self._background = self._background, None
                 await background.aclose()
             if self.publication is not None:
                 with anyio.CancelScope(shield=True):
                     await self.publication.aclose()  # the registry client's connections
+            if self.audit is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.audit.flush()  # events recorded from sync code since the last flush
             await self.store.close()
             log.info("dataproduct-mcp stopped")
 

@@ -73,8 +73,12 @@ class StateCollector(Collector):
         transitions = CounterMetricFamily(
             "dpmcp_breaker_transitions", "Breaker transitions by target state", labels=["to"]
         )
-        for to, n in (breaker.get("transitions") or {}).items():
-            transitions.add_metric([str(to)], n)
+        by_target: dict[str, float] = {}
+        for key, n in (breaker.get("transitions") or {}).items():  # "closed->open": n
+            to = str(key).rsplit("->", 1)[-1]
+            by_target[to] = by_target.get(to, 0) + n
+        for to, n in by_target.items():
+            transitions.add_metric([to], n)
         yield transitions
 
         tasks = GaugeMetricFamily("dpmcp_tasks", "Durable tasks by kind and status", labels=["kind", "status"])

@@ -216,3 +216,34 @@ async def test_without_a_registry_publish_is_invalid_argument(client: Client) ->
     assert err["code"] == "invalid-argument"
     status = await call_ok(client, "get_server_status", {})
     assert status["components"]["registry"]["status"] == "disabled"
+
+
+async def test_publication_and_breaker_transitions_are_audited_and_counted(
+    pclient: Client, papp: Application, registry: RegistryFake
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from dataproduct_mcp.services.status import refresh_counts
+
+    product = await register(pclient, "audited")
+    out = await call_ok(pclient, "publish_to_ord", {"product_id": product["id"]})
+    task = await wait_task(papp, out["task"]["id"])
+    assert task.status is TaskStatus.succeeded
+    events = (await call_ok(pclient, "list_audit_events", {"kinds": ["product-published"]}))["events"]
+    assert [(e["product_id"], e["actor"], e["detail"]["idempotency_key"]) for e in events] == [
+        (product["id"], "publisher", f"{product['id']}:{product['revision']}")
+    ]
+    assert papp.publication is not None and papp.audit is not None
+    breaker = papp.publication.breaker
+    for _ in range(breaker.failure_threshold):
+        breaker.record_failure()
+    await papp.audit.flush()
+    moved, _ = await papp.audit.list("_system", kinds=None)
+    transitions = [e.detail for e in moved if e.kind.value == "breaker-transition"]
+    assert transitions == [{"breaker": "ord-registry", "from": "closed", "to": "open"}]
+    await refresh_counts(papp)
+    assert papp.metrics is not None
+    families = {f.name: f for f in text_string_to_metric_families(papp.metrics.render().decode())}
+    assert [s.value for s in families["dpmcp_breaker_state"].samples] == [2]
+    to_open = [s for s in families["dpmcp_breaker_transitions"].samples if s.name.endswith("_total")]
+    assert [(s.labels["to"], s.value) for s in to_open] == [("open", 1)]

@@ -39,6 +39,7 @@ class AuditLog:
         self.cursors = CursorCodec(cursor_secret + b"audit")
         self.retention_days = retention_days
         self.clock = clock
+        self._pending: list[AuditEvent] = []  # events recorded from sync code, stored by flush()
 
     def event(self, kind: AuditKind, tenant: str, **fields: Any) -> AuditEvent:
         return AuditEvent(
@@ -71,6 +72,44 @@ class AuditLog:
             log.exception("audit event could not be stored", extra={"audit": True})
         self.mirror(event)
         return event
+
+    def record_soon(self, kind: AuditKind, tenant: str, **fields: Any) -> AuditEvent:
+        """For sync callers (e.g. breaker transitions): log now, store on the next :meth:`flush`."""
+        event = self.event(kind, tenant, **fields)
+        self._pending.append(event)
+        self.mirror(event)
+        return event
+
+    async def flush(self) -> int:
+        """Store the events :meth:`record_soon` queued (called by the Application's flusher and at close)."""
+        pending, self._pending = self._pending, []
+        for i, event in enumerate(pending):
+            try:
+                await self.store.append_audit(event)
+            except Exception:
+                self._pending[:0] = pending[i:]  # keep the rest for the next flush
+                log.exception("audit events could not be stored; will retry", extra={"audit": True})
+                return i
+        return len(pending)
+
+    async def run_flusher(self, *, interval: float = 1.0, task_status: Any = None) -> None:
+        """Background loop (tracked in the Application's task group) that stores queued events."""
+        import anyio
+
+        with anyio.CancelScope() as scope:
+            self._flusher = scope
+            if task_status is not None:
+                task_status.started()
+            while True:
+                await anyio.sleep(interval)
+                if self._pending:
+                    await self.flush()
+
+    def stop(self) -> None:
+        """End the flusher loop (the Application flushes what is left before closing the store)."""
+        scope = getattr(self, "_flusher", None)
+        if scope is not None:
+            scope.cancel()
 
     async def list(
         self,

@@ -27,6 +27,7 @@ import anyio
 from anyio.abc import TaskStatus as AnyioTaskStatus
 
 from dataproduct_mcp.context import current_trace_id
+from dataproduct_mcp.domain.audit import AuditKind
 from dataproduct_mcp.domain.products import DataProduct, ProductStatus, content_hash
 from dataproduct_mcp.domain.publication import EnqueueResult, OutboxRow, OutboxStatus, idempotency_key
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
@@ -40,6 +41,7 @@ from dataproduct_mcp.services.ord import TOMBSTONE_DAYS, OrdService
 from dataproduct_mcp.services.tasks import TaskService
 
 if TYPE_CHECKING:
+    from dataproduct_mcp.services.audit import AuditLog
     from dataproduct_mcp.services.task_runner import TaskContext
 
 __all__ = ["KIND", "PublicationService", "PublishOutcome", "needs_publication"]
@@ -86,6 +88,7 @@ class PublicationService:
         self.sweep_seconds = sweep_seconds
         self.clock = clock
         self._scope: anyio.CancelScope | None = None
+        self.audit: AuditLog | None = None  # set by the Application
         # Held back while the breaker refuses calls: workers would only claim and reschedule them.
         tasks.register_kind(
             KIND,
@@ -269,8 +272,22 @@ class PublicationService:
                     "updated_at": now,
                 }
             )
+            event = None
+            if self.audit is not None:
+                event = self.audit.event(
+                    AuditKind.product_published,
+                    row.tenant,
+                    actor="publisher",
+                    product_id=row.product_id,
+                    ord_id=current.ord_id,
+                    before_revision=current.revision,
+                    after_revision=product.revision,
+                    detail={"idempotency_key": row.idempotency_key, "published_revision": built_revision},
+                )
             try:
-                await self.store.replace_product(product, current.revision, content_hash(current.fields()))
+                await self.store.replace_product(product, current.revision, content_hash(current.fields()), audit=event)
+                if event is not None and self.audit is not None:
+                    self.audit.mirror(event)
                 return
             except Conflict:
                 log.info("product %s changed while recording its publication; re-reading", row.product_id)

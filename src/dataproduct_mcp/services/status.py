@@ -101,9 +101,9 @@ def metrics_snapshot(app: Application) -> dict[str, Any]:
     streams = getattr(app, "streams", None)
     if streams is not None:
         snap["streams"] = streams.stats()
-    breaker = getattr(app, "registry_breaker", None)
-    if breaker is not None and hasattr(breaker, "snapshot"):
-        snap["breaker"] = breaker.snapshot()
+    publication = getattr(app, "publication", None)
+    if publication is not None:
+        snap["breaker"] = publication.breaker.snapshot()
     return snap
 
 
