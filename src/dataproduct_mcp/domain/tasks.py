@@ -35,19 +35,23 @@ class TaskSummary(BaseModel):
     id: str = Field(description="Task UUID.")
     kind: str = Field(description="What the task does, e.g. 'validate-file' or 'validate-product'.")
     status: TaskStatus
-    progress: float = Field(0.0, ge=0.0, le=1.0, description="0..1; 1 when finished successfully.")
-    message: str | None = Field(None, description="Latest progress message.")
+    progress: float = Field(default=0.0, ge=0.0, le=1.0, description="0..1; 1 when finished successfully.")
+    message: str | None = Field(default=None, description="Latest progress message.")
     error: dict[str, Any] | None = Field(
-        None, description="Why it failed or was cancelled: {code, message, suggestion?, ...}."
+        default=None, description="Why it failed or was cancelled: {code, message, suggestion?, ...}."
     )
-    attempts: int = Field(0, description="How many times a worker started it (a restart after a crash counts).")
-    max_attempts: int = Field(3, description="Retryable failures are retried up to this many attempts.")
-    cancel_requested: bool = Field(False, description="Cancellation was asked; running work stops at a checkpoint.")
+    attempts: int = Field(default=0, description="How many times a worker started it (a restart after a crash counts).")
+    max_attempts: int = Field(default=3, description="Retryable failures are retried up to this many attempts.")
+    cancel_requested: bool = Field(
+        default=False, description="Cancellation was asked; running work stops at a checkpoint."
+    )
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    trace_id: str | None = Field(None, description="Trace id of the request that submitted it (finds its logs).")
+    trace_id: str | None = Field(
+        default=None, description="Trace id of the request that submitted it (finds its logs)."
+    )
 
 
 class Task(TaskSummary):
@@ -55,7 +59,7 @@ class Task(TaskSummary):
 
     tenant: str
     params: dict[str, Any] = Field(default_factory=dict, description="The parameters it was submitted with.")
-    result: Any = Field(None, description="The result (JSON) once succeeded.")
+    result: Any = Field(default=None, description="The result (JSON) once succeeded.")
 
     @property
     def finished(self) -> bool:

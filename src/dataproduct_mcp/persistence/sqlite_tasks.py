@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
@@ -61,8 +61,8 @@ def _task(row: sqlite3.Row) -> Task:
         max_attempts=row["max_attempts"],
         cancel_requested=bool(row["cancel_requested"]),
         trace_id=row["trace_id"],
-        created_at=_parse_ts(row["created_at"]),
-        updated_at=_parse_ts(row["updated_at"]),
+        created_at=_parse_ts(row["created_at"]) or datetime.now(UTC),  # NOT NULL in the table
+        updated_at=_parse_ts(row["updated_at"]) or datetime.now(UTC),
         started_at=_parse_ts(row["started_at"]),
         finished_at=_parse_ts(row["finished_at"]),
     )
@@ -123,12 +123,14 @@ class SqliteTaskStoreMixin:
             page_where += " AND seq < ?"
             page_args.append(before)  # type: ignore[arg-type]
         async with self.db.read() as conn:
-            rows = await (
-                await conn.execute(
-                    f"SELECT {_COLUMNS} FROM tasks WHERE {page_where} ORDER BY seq DESC LIMIT ?",
-                    (*page_args, limit + 1),
-                )
-            ).fetchall()
+            rows = list(
+                await (
+                    await conn.execute(
+                        f"SELECT {_COLUMNS} FROM tasks WHERE {page_where} ORDER BY seq DESC LIMIT ?",
+                        (*page_args, limit + 1),
+                    )
+                ).fetchall()
+            )
             total = await (await conn.execute(f"SELECT COUNT(*) FROM tasks WHERE {base}", args)).fetchone()
         more = len(rows) > limit
         rows = rows[:limit]
@@ -332,7 +334,7 @@ class SqliteTaskStoreMixin:
                 return total
 
     async def count_tasks(self, tenant: str | None = None) -> dict[str, dict[str, int]]:
-        sql, args = "SELECT kind, status, COUNT(*) FROM tasks", ()
+        sql, args = "SELECT kind, status, COUNT(*) FROM tasks", cast(tuple[str, ...], ())
         if tenant is not None:
             sql, args = sql + " WHERE tenant = ?", (tenant,)
         async with self.db.read() as conn:
