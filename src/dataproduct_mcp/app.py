@@ -48,6 +48,7 @@ class Application:
     transport: str = "in-process"
     http_url: str | None = None
     started: bool = False
+    auth_enabled: bool = False  # bearer auth on the HTTP side (set by serve_http)
     tasks: TaskService | None = None
     metrics: Metrics | None = None
     audit: AuditLog | None = None

@@ -11,6 +11,7 @@ from dataproduct_mcp import __version__
 from dataproduct_mcp.app import Application
 from dataproduct_mcp.server.ord_http import ord_routes
 from dataproduct_mcp.server.ws import stream_route
+from dataproduct_mcp.server.ws_tasks import task_events_route
 from dataproduct_mcp.services.status import component_health, refresh_counts
 
 __all__ = ["http_routes"]
@@ -60,5 +61,6 @@ def http_routes(app: Application) -> list[BaseRoute]:
         Route("/startup", startup, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         stream_route(app),
+        task_events_route(app),
         *ord_routes(app),
     ]

@@ -109,6 +109,7 @@ def _bind(host: str, port: int) -> tuple[socket.socket, str]:
 async def serve_http(app: Application, host: str, port: int, *, tokens: TokenFile | None = None) -> None:
     """MCP over Streamable HTTP at /mcp, the HTTP side on the same port; bearer auth when ``tokens``."""
     app.transport = "streamable-http"
+    app.auth_enabled = tokens is not None
     sock, base_url = _bind(host, port)
     verifier = TokenVerifier(tokens) if tokens is not None else None
     auth = None
