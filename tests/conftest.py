@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,22 @@ from dataproduct_mcp.app import Application
 from dataproduct_mcp.config import Settings, load_settings
 from dataproduct_mcp.logs import configure_logging
 from dataproduct_mcp.server.builder import DataProductServer, build_server
+from tests.pg import fresh_schema
 
 PROTOCOL_ERAS = ["legacy", "2026-07-28"]  # 2025-11-25 handshake era, and the stateless 2026-07-28 era
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_backends: run on SQLite and on PostgreSQL (the `backend` fixture; tests/pg.py)"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Tests marked both_backends run once per store backend; everything else stays on SQLite.
+    if metafunc.definition.get_closest_marker("both_backends") and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -30,10 +44,26 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def backend(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def database_url(backend: str) -> Iterator[str | None]:
+    """None for SQLite (a file in the data dir); for PostgreSQL a DSN naming a fresh schema."""
+    if backend == "sqlite":
+        yield None
+        return
+    with fresh_schema() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
     data = tmp_path / "data"
     data.mkdir()
-    return load_settings(data_dir=data, allowed_roots=[tmp_path])
+    pg = {"database_url": database_url, "db_pool_min": 1, "db_pool_max": 5} if database_url else {}
+    return load_settings(data_dir=data, allowed_roots=[tmp_path], **pg)
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
-"""The SQLite store on real files: migrations, WAL, concurrent writers, restart, tenant scoping."""
+"""The product store on real files (SQLite; the both_backends tests on PostgreSQL too): migrations, WAL,
+concurrent writers, restart, tenant scoping."""
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 
 from dataproduct_mcp.domain.products import DataProduct, DataProductFields, ProductStatus, content_hash, ord_id_for
 from dataproduct_mcp.errors import AlreadyExists, Conflict, NotFound
-from dataproduct_mcp.persistence.base import ProductFilter
+from dataproduct_mcp.persistence.base import ProductFilter, Store
 from dataproduct_mcp.persistence.sqlite_db import load_migrations
 from dataproduct_mcp.persistence.sqlite_store import SqliteStore
 
@@ -49,15 +51,16 @@ async def test_migrations_are_numbered_and_applied_once(tmp_path: Path) -> None:
         assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(load_migrations("sqlite"))
 
 
-async def test_everything_is_there_after_close_and_reopen(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db.sqlite3")
+@pytest.mark.both_backends
+async def test_everything_is_there_after_close_and_reopen(make_store: Callable[[], Store]) -> None:
+    store = make_store()
     await store.open()
     products = [make(f"p{i}") for i in range(50)]
     for product, digest in products:
         await store.insert_product(product, digest)
     await store.close()
 
-    reopened = SqliteStore(tmp_path / "db.sqlite3")
+    reopened = make_store()
     await reopened.open()
     try:
         page = await reopened.list_products("local", ProductFilter(), 100, None)
@@ -69,8 +72,9 @@ async def test_everything_is_there_after_close_and_reopen(tmp_path: Path) -> Non
         await reopened.close()
 
 
-async def test_concurrent_writers_in_two_stores_on_one_file_lose_nothing(tmp_path: Path) -> None:
-    a, b = SqliteStore(tmp_path / "db.sqlite3"), SqliteStore(tmp_path / "db.sqlite3")
+@pytest.mark.both_backends
+async def test_concurrent_writers_in_two_stores_on_one_file_lose_nothing(make_store: Callable[[], Store]) -> None:
+    a, b = make_store(), make_store()
     await a.open()
     await b.open()
     try:
@@ -86,13 +90,14 @@ async def test_concurrent_writers_in_two_stores_on_one_file_lose_nothing(tmp_pat
         await b.close()
 
 
-async def test_racing_inserts_of_one_identity_admit_exactly_one(tmp_path: Path) -> None:
-    a, b = SqliteStore(tmp_path / "db.sqlite3"), SqliteStore(tmp_path / "db.sqlite3")
+@pytest.mark.both_backends
+async def test_racing_inserts_of_one_identity_admit_exactly_one(make_store: Callable[[], Store]) -> None:
+    a, b = make_store(), make_store()
     await a.open()
     await b.open()
     outcomes: list[str] = []
 
-    async def insert(store: SqliteStore) -> None:
+    async def insert(store: Store) -> None:
         try:
             await store.insert_product(*make("same"))
             outcomes.append("ok")
@@ -109,8 +114,9 @@ async def test_racing_inserts_of_one_identity_admit_exactly_one(tmp_path: Path) 
         await b.close()
 
 
-async def test_optimistic_replace_detects_a_stale_revision(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db.sqlite3")
+@pytest.mark.both_backends
+async def test_optimistic_replace_detects_a_stale_revision(make_store: Callable[[], Store]) -> None:
+    store = make_store()
     await store.open()
     try:
         product, digest = make("p")
@@ -124,8 +130,9 @@ async def test_optimistic_replace_detects_a_stale_revision(tmp_path: Path) -> No
         await store.close()
 
 
-async def test_another_tenants_product_is_not_found(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db.sqlite3")
+@pytest.mark.both_backends
+async def test_another_tenants_product_is_not_found(make_store: Callable[[], Store]) -> None:
+    store = make_store()
     await store.open()
     try:
         product, digest = make("p", tenant="acme")

@@ -1,20 +1,21 @@
-"""The SQLite task queue on real files: exclusive claims across stores, leases, owner guards, pruning."""
+"""The task queue on both backends (a real SQLite file, a real PostgreSQL schema): exclusive claims
+across stores, leases, owner guards, pruning."""
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import anyio
 import pytest
 
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
 from dataproduct_mcp.errors import NotFound
-from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+from dataproduct_mcp.persistence.base import Store
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.both_backends]
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -34,14 +35,14 @@ def new_task(kind: str = "noop", tenant: str = "local", **extra: object) -> Task
 
 
 @pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = SqliteStore(tmp_path / "db.sqlite3")
+async def store(make_store: Callable[[], Store]):  # type: ignore[no-untyped-def]
+    s = make_store()
     await s.open()
     yield s
     await s.close()
 
 
-async def test_a_created_task_is_read_back_only_by_its_tenant(store: SqliteStore) -> None:
+async def test_a_created_task_is_read_back_only_by_its_tenant(store: Store) -> None:
     task = new_task()
     await store.create_task(task)
     got = await store.get_task("local", task.id)
@@ -52,9 +53,8 @@ async def test_a_created_task_is_read_back_only_by_its_tenant(store: SqliteStore
         await store.request_cancel("other", task.id)
 
 
-async def test_many_concurrent_claimers_on_two_stores_claim_each_task_once(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    stores = [SqliteStore(path), SqliteStore(path)]
+async def test_many_concurrent_claimers_on_two_stores_claim_each_task_once(make_store: Callable[[], Store]) -> None:
+    stores = [make_store(), make_store()]
     for s in stores:
         await s.open()
     try:
@@ -65,7 +65,7 @@ async def test_many_concurrent_claimers_on_two_stores_claim_each_task_once(tmp_p
             await stores[0].create_task(task)
         claimed: list[tuple[str, str]] = []
 
-        async def claimer(store: SqliteStore, owner: str) -> None:
+        async def claimer(store: Store, owner: str) -> None:
             while (c := await store.claim_task(owner, 60, ["noop"], now=T0)) is not None:
                 claimed.append((c.task.id, owner))
 
@@ -82,7 +82,7 @@ async def test_many_concurrent_claimers_on_two_stores_claim_each_task_once(tmp_p
             await s.close()
 
 
-async def test_claims_take_the_oldest_task_of_a_known_kind(store: SqliteStore) -> None:
+async def test_claims_take_the_oldest_task_of_a_known_kind(store: Store) -> None:
     first, other_kind, second = new_task(), new_task("other"), new_task()
     for t in (first, other_kind, second):
         await store.create_task(t)
@@ -95,7 +95,7 @@ async def test_claims_take_the_oldest_task_of_a_known_kind(store: SqliteStore) -
     assert await store.claim_task("w", 30, [], now=T0) is None
 
 
-async def test_an_expired_lease_is_claimed_again_and_the_old_owner_can_no_longer_finish(store: SqliteStore) -> None:
+async def test_an_expired_lease_is_claimed_again_and_the_old_owner_can_no_longer_finish(store: Store) -> None:
     task = new_task()
     await store.create_task(task)
     assert await store.claim_task("dead", 10, ["noop"], now=T0) is not None
@@ -111,7 +111,7 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_can_no_longer
     assert (done.status, done.result, done.progress) == (TaskStatus.succeeded, {"by": "alive"}, 1.0)
 
 
-async def test_recover_expired_requeues_cancels_or_gives_up(store: SqliteStore) -> None:
+async def test_recover_expired_requeues_cancels_or_gives_up(store: Store) -> None:
     plain, cancelled, exhausted = new_task(), new_task(), new_task(max_attempts=1)
     for t in (plain, cancelled, exhausted):
         await store.create_task(t)
@@ -128,7 +128,7 @@ async def test_recover_expired_requeues_cancels_or_gives_up(store: SqliteStore) 
     assert (await store.get_task("local", exhausted.id)).error["code"] == "internal"  # type: ignore[index]
 
 
-async def test_expire_leases_of_a_dead_owner_makes_its_tasks_recoverable_at_once(store: SqliteStore) -> None:
+async def test_expire_leases_of_a_dead_owner_makes_its_tasks_recoverable_at_once(store: Store) -> None:
     task = new_task()
     await store.create_task(task)
     await store.claim_task("host:1:dead", 3600, ["noop"])
@@ -138,7 +138,7 @@ async def test_expire_leases_of_a_dead_owner_makes_its_tasks_recoverable_at_once
     assert (await store.get_task("local", task.id)).status is TaskStatus.queued
 
 
-async def test_heartbeat_extends_the_lease_and_reports_a_cancel_request(store: SqliteStore) -> None:
+async def test_heartbeat_extends_the_lease_and_reports_a_cancel_request(store: Store) -> None:
     task = new_task()
     await store.create_task(task)
     await store.claim_task("w", 10, ["noop"], now=T0)
@@ -150,7 +150,7 @@ async def test_heartbeat_extends_the_lease_and_reports_a_cancel_request(store: S
     assert await store.heartbeat(task.id, "w", 10) is True
 
 
-async def test_cancelling_a_queued_task_ends_it_at_once_and_it_is_never_claimed(store: SqliteStore) -> None:
+async def test_cancelling_a_queued_task_ends_it_at_once_and_it_is_never_claimed(store: Store) -> None:
     task = new_task()
     await store.create_task(task)
     cancelled = await store.request_cancel("local", task.id)
@@ -159,7 +159,7 @@ async def test_cancelling_a_queued_task_ends_it_at_once_and_it_is_never_claimed(
     assert (await store.request_cancel("local", task.id)).status is TaskStatus.cancelled  # idempotent
 
 
-async def test_release_puts_running_tasks_back_without_counting_the_attempt(store: SqliteStore) -> None:
+async def test_release_puts_running_tasks_back_without_counting_the_attempt(store: Store) -> None:
     a, b = new_task(), new_task()
     for t in (a, b):
         await store.create_task(t)
@@ -172,7 +172,7 @@ async def test_release_puts_running_tasks_back_without_counting_the_attempt(stor
         assert (got.status, got.attempts) == (TaskStatus.queued, 0)
 
 
-async def test_a_retry_waits_for_its_back_off(store: SqliteStore) -> None:
+async def test_a_retry_waits_for_its_back_off(store: Store) -> None:
     task = new_task()
     await store.create_task(task)
     await store.claim_task("w", 60, ["noop"], now=T0)
@@ -182,7 +182,7 @@ async def test_a_retry_waits_for_its_back_off(store: SqliteStore) -> None:
     assert again is not None and again.task.attempts == 2
 
 
-async def test_prune_deletes_only_finished_tasks_older_than_the_retention(store: SqliteStore) -> None:
+async def test_prune_deletes_only_finished_tasks_older_than_the_retention(store: Store) -> None:
     old, recent, queued = new_task(), new_task(), new_task()
     for t in (old, recent):
         await store.create_task(t)
@@ -200,7 +200,7 @@ async def test_prune_deletes_only_finished_tasks_older_than_the_retention(store:
     }
 
 
-async def test_listing_is_newest_first_paged_and_filtered(store: SqliteStore) -> None:
+async def test_listing_is_newest_first_paged_and_filtered(store: Store) -> None:
     tasks = [new_task("a" if i % 2 else "b") for i in range(7)]
     for t in tasks:
         await store.create_task(t)

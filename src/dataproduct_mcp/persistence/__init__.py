@@ -1,9 +1,8 @@
-"""Persistence: the store interface and its backends (SQLite now; PostgreSQL implements the same)."""
+"""Persistence: the store interface and its backends (SQLite embedded, PostgreSQL for replicas)."""
 
 from __future__ import annotations
 
 from dataproduct_mcp.config import Settings
-from dataproduct_mcp.errors import Internal
 from dataproduct_mcp.persistence.base import ProductFilter, ProductPage, Store
 
 __all__ = ["ProductFilter", "ProductPage", "Store", "open_store"]
@@ -11,8 +10,16 @@ __all__ = ["ProductFilter", "ProductPage", "Store", "open_store"]
 
 def open_store(settings: Settings) -> Store:
     """The store the settings select (not yet opened)."""
-    if settings.backend == "sqlite":
-        from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+    if settings.backend == "postgresql":
+        from dataproduct_mcp.persistence.pg_store import PgStore
 
-        return SqliteStore(settings.sqlite_path)
-    raise Internal("the PostgreSQL backend is not available in this version; unset DPMCP_DATABASE_URL")
+        assert settings.database_url is not None
+        return PgStore(
+            settings.database_url,
+            pool_min=settings.db_pool_min,
+            pool_max=settings.db_pool_max,
+            timeout=settings.db_timeout_seconds,
+        )
+    from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+
+    return SqliteStore(settings.sqlite_path)

@@ -1,0 +1,233 @@
+"""PostgreSQL access for several replicas: an ``asyncpg`` pool, bounded waits, numbered migrations.
+
+- A pool of ``DPMCP_DB_POOL_MIN``..``DPMCP_DB_POOL_MAX`` connections. Connecting, waiting for a
+  pooled connection and every statement are bounded by ``DPMCP_DB_TIMEOUT_SECONDS``: a database
+  that is down or stuck makes a call fail fast with :class:`DatabaseUnavailable` (code
+  ``internal``, retryable for tasks), never hang. A connection that broke is dropped by the pool
+  and a new one is opened on the next use, so the server recovers by itself when the database
+  returns.
+- :meth:`PgDatabase.transaction` is a unit of work (READ COMMITTED; the queue's claims use
+  ``FOR UPDATE SKIP LOCKED`` and per-tenant advisory locks where SQLite relies on its single
+  writer). :meth:`PgDatabase.read` borrows a connection in autocommit.
+- Migrations ``migrations/postgresql/NNNN_*.sql`` carry the same numbers and meaning as the
+  SQLite ones. They run at start-up under ``pg_advisory_lock`` (keyed by the schema), so replicas
+  starting together migrate once; ``schema_migrations`` records them.
+- The schema is the first of the connection's ``search_path`` (``?search_path=NAME`` in the URL);
+  it must exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+
+from dataproduct_mcp.errors import DpError, Internal
+from dataproduct_mcp.logs import get_logger
+from dataproduct_mcp.persistence.sqlite_db import load_migrations
+
+__all__ = ["DatabaseUnavailable", "PgDatabase", "parse_iso", "rowcount", "wrap_db_errors"]
+
+log = get_logger(__name__)
+
+MIGRATION_LOCK = ":dataproduct-mcp:migrations"
+PING_TIMEOUT_S = 5.0
+
+
+def parse_iso(value: str) -> datetime:
+    """An ISO 8601 time from a caller (``Z`` allowed); naive means UTC."""
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def rowcount(tag: str) -> int:
+    """Rows affected, from asyncpg's command tag (``UPDATE 3``, ``INSERT 0 1``)."""
+    last = tag.rsplit(" ", 1)[-1] if tag else ""
+    return int(last) if last.isdigit() else 0
+
+
+class DatabaseUnavailable(Internal):
+    """The database did not answer (down, unreachable, out of connections, too slow).
+
+    Callers see ``internal`` with a trace id; a task meeting it is retried with back-off."""
+
+    retryable = True
+    default_suggestion = "The database is unavailable; retry in a moment. Nothing was lost."
+
+
+# Errors that mean "the database is not there right now" rather than "this statement is wrong".
+_TRANSIENT_SQLSTATES = {
+    "40001",  # serialization_failure
+    "40P01",  # deadlock_detected
+    "55P03",  # lock_not_available
+    "57P01",  # admin_shutdown
+    "57P02",  # crash_shutdown
+    "57P03",  # cannot_connect_now
+    "53300",  # too_many_connections
+    "08000",
+    "08003",
+    "08006",
+    "08001",
+    "08004",
+}
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | ConnectionError | asyncpg.InterfaceError):
+        return True
+    if isinstance(exc, OSError):  # refused, reset, unreachable: the network or the server is down
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        return getattr(exc, "sqlstate", None) in _TRANSIENT_SQLSTATES
+    return False
+
+
+def wrap_db_errors(exc: BaseException) -> DpError:
+    """Map a driver or network exception to our error classes (logged here with its cause)."""
+    if isinstance(exc, DpError):
+        return exc
+    if _is_transient(exc):
+        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return DatabaseUnavailable("the database is unavailable")
+    log.error("database error: %s: %s", type(exc).__name__, exc)
+    return Internal("a database error occurred")
+
+
+_WRAPPED = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, asyncio.TimeoutError)
+
+
+class PgDatabase:
+    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10, timeout: float = 10.0) -> None:
+        self.dsn = dsn
+        self.min_size = min_size
+        self.max_size = max(max_size, 1)
+        self.timeout = timeout
+        self.schema: str | None = None
+        self.trigram = False
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncio.wait_for(
+                asyncpg.create_pool(
+                    self.dsn,
+                    min_size=min(self.min_size, self.max_size),
+                    max_size=self.max_size,
+                    timeout=self.timeout,  # connect
+                    command_timeout=self.timeout,  # each statement
+                    max_inactive_connection_lifetime=300.0,
+                    server_settings={"application_name": "dataproduct-mcp", "jit": "off"},
+                ),
+                timeout=self.timeout * 2,
+            )
+        except _WRAPPED as exc:
+            raise wrap_db_errors(exc) from exc
+        try:
+            await self.migrate()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=self.timeout)
+            except (TimeoutError, *_WRAPPED):
+                pool.terminate()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise Internal("database is not open")
+        return self._pool
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            conn = await self.pool.acquire(timeout=self.timeout)
+        except _WRAPPED as exc:
+            raise wrap_db_errors(exc) from exc
+        try:
+            yield conn
+        except _WRAPPED as exc:
+            raise wrap_db_errors(exc) from exc
+        finally:
+            # Pool.release is shielded and bounded; a broken connection is closed and replaced later.
+            with contextlib.suppress(Exception):
+                await self.pool.release(conn, timeout=self.timeout)
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """Borrow a connection in autocommit: each statement is its own transaction and sees the
+        latest commit (reads, and single-statement writes)."""
+        async with self._connection() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A unit of work: COMMIT at the end, ROLLBACK on any exception."""
+        async with self._connection() as conn:
+            try:
+                async with conn.transaction():
+                    yield conn
+            except _WRAPPED as exc:
+                raise wrap_db_errors(exc) from exc
+
+    async def ping(self) -> None:
+        try:
+            async with asyncio.timeout(min(self.timeout, PING_TIMEOUT_S)):
+                async with self.connection() as conn:
+                    await conn.fetchval("SELECT 1")
+        except TimeoutError as exc:
+            raise DatabaseUnavailable("the database did not answer in time") from exc
+
+    async def migrate(self) -> None:
+        """Apply pending numbered migrations, each in its own transaction, under an advisory lock."""
+        async with self.connection() as conn:
+            self.schema = await conn.fetchval("SELECT current_schema()")
+            if self.schema is None:
+                path = await conn.fetchval("SHOW search_path")
+                raise Internal(
+                    f"no schema of search_path {path!r} exists in the database",
+                    suggestion="Create the schema (CREATE SCHEMA ...) or fix search_path in DPMCP_DATABASE_URL.",
+                )
+            # Session-level lock: held across the per-migration transactions; bounded by the
+            # statement timeout would be wrong here (another replica may migrate for a while).
+            await conn.execute("SELECT pg_advisory_lock(hashtext(current_schema() || $1))", MIGRATION_LOCK, timeout=300)
+            try:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                )
+                applied = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+                for number, name, sql in load_migrations("postgresql"):
+                    if number in applied:
+                        continue
+                    async with conn.transaction():
+                        await conn.execute(sql, timeout=600)
+                        await conn.execute(
+                            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", number, name
+                        )
+                    log.info("applied migration %04d_%s (schema %s)", number, name, self.schema)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(hashtext(current_schema() || $1))", MIGRATION_LOCK)
+            self.trigram = bool(
+                await conn.fetchval(
+                    "SELECT 1 FROM pg_indexes"
+                    " WHERE schemaname = current_schema() AND indexname = 'products_search_trgm'"
+                )
+            )
+        if not self.trigram:
+            log.warning(
+                "pg_trgm is not available in schema %s: product search scans the tenant's products"
+                " (ask the DBA for CREATE EXTENSION pg_trgm, then re-create index products_search_trgm)",
+                self.schema,
+            )
+
+    async def schema_version(self) -> int:
+        async with self.connection() as conn:
+            return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
