@@ -21,10 +21,12 @@ from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.metrics import Metrics
 from dataproduct_mcp.persistence import Store, open_store
 from dataproduct_mcp.services.audit import SYSTEM_TENANT, AuditLog
+from dataproduct_mcp.services.checks import CheckResult, StartupFailed, data_dir_check
 from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.ord import OrdService
 from dataproduct_mcp.services.products import ProductService
 from dataproduct_mcp.services.publication import PublicationService, build_ord_services
+from dataproduct_mcp.services.ratelimit import TenantRateLimiter
 from dataproduct_mcp.services.status import metrics_snapshot
 from dataproduct_mcp.services.streams import StreamLimits, StreamService
 from dataproduct_mcp.services.task_kinds import register_validation_kinds
@@ -35,6 +37,8 @@ from dataproduct_mcp.services.validation import ReportCache, ValidationService
 __all__ = ["Application"]
 
 log = get_logger(__name__)
+
+STARTUP_DB_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -48,6 +52,8 @@ class Application:
     transport: str = "in-process"
     http_url: str | None = None
     started: bool = False
+    rate_limiter: TenantRateLimiter | None = None
+    startup_checks: list[CheckResult] = field(default_factory=list)
     auth_enabled: bool = False  # bearer auth on the HTTP side (set by serve_http)
     tasks: TaskService | None = None
     metrics: Metrics | None = None
@@ -96,6 +102,7 @@ class Application:
         )
         register_validation_kinds(app.tasks, products, lambda: app.validation)
         app.ord, app.publication = build_ord_services(settings, store, app.tasks, app.ord_base_url)
+        app.rate_limiter = TenantRateLimiter(settings.rate_limit)
         app.audit = AuditLog(store, cursor_secret=secret, retention_days=settings.audit_retention_days)
         products.audit = app.audit
         if app.publication is not None:
@@ -116,7 +123,25 @@ class Application:
         return app
 
     async def start(self) -> None:
-        await self.store.open()
+        """Start in dependency order, recording each check (served on /startup): configuration →
+        data dir writable → database and migrations → workers. A failed required check raises
+        :class:`StartupFailed` (the CLI prints it and exits 1)."""
+        checks = self.startup_checks = [CheckResult("config", True, "valid")]
+        if self.store.backend == "sqlite":
+            checks.append(data_dir_check(self.settings))
+            if not checks[-1].ok:
+                raise StartupFailed(checks)
+        try:
+            with anyio.fail_after(STARTUP_DB_TIMEOUT_S):
+                await self.store.open()
+            checks.append(
+                CheckResult("database", True, f"{self.store.backend}, schema {await self.store.schema_version()}")
+            )
+        except Exception as exc:
+            checks.append(CheckResult("database", False, f"{type(exc).__name__}: {exc}"[:300]))
+            with anyio.CancelScope(shield=True):
+                await self.store.close()
+            raise StartupFailed(checks) from exc
         self._open = True
         await self.streams.start()  # the session reaper
         if self.task_runner is not None:
@@ -130,6 +155,7 @@ class Application:
                 await tg.start(self.publication.run)  # re-queues orphaned ORD outbox rows
             if self.audit is not None:
                 await tg.start(self.audit.run_flusher)  # stores events recorded from sync code
+        checks.append(CheckResult("workers", True, "task workers, publisher and audit flusher running"))
         if self.audit is not None:
             await self.audit.record(
                 AuditKind.config_loaded, SYSTEM_TENANT, actor="server", detail=self.settings_summary()

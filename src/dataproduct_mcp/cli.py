@@ -19,6 +19,7 @@ from dataproduct_mcp import __version__, cli_ord, cli_tasks, cli_validate
 from dataproduct_mcp.config import ConfigError, Settings, load_settings
 from dataproduct_mcp.logs import configure_logging, get_logger
 from dataproduct_mcp.server.auth import TENANT_RE, AuthError, TokenFile, new_token
+from dataproduct_mcp.services.checks import StartupFailed
 
 __all__ = ["main"]
 
@@ -79,7 +80,6 @@ def _settings(overrides: dict[str, object] | None = None) -> Settings:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from dataproduct_mcp.app import Application
-    from dataproduct_mcp.server.run import serve_http, serve_stdio
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -89,6 +89,18 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         for line in exc.problems:
             print(f"dataproduct-mcp: configuration error: {line}", file=sys.stderr)
         return 2
+    try:
+        return _serve(app, args, settings)
+    except StartupFailed as exc:
+        for result in exc.results:
+            if not result.ok:
+                print(f"dataproduct-mcp: start-up check failed: {result.name}: {result.detail}", file=sys.stderr)
+        return 1
+
+
+def _serve(app: Any, args: argparse.Namespace, settings: Settings) -> int:
+    from dataproduct_mcp.server.run import serve_http, serve_stdio
+
     if args.transport == "stdio":
         anyio.run(serve_stdio, app)
     else:

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     dc_mappings_file: Path | None = Field(None, description="Custom Dublin Core mappings (label key -> DCMI term).")
     auth_tokens_file: Path | None = None
     sentry_dsn: str | None = None
+    rate_limit: str = Field(
+        "1200/minute",
+        description="Tool calls allowed per tenant (limits syntax, e.g. '1200/minute' or '50/second;1000/minute');"
+        " 'off' disables.",
+    )
+    max_request_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="Largest HTTP request body (MCP and HTTP side)."
+    )
     audit_retention_days: float = Field(365.0, gt=0, le=36500, description="Audit events older than this are pruned.")
     tenant: str = Field("local", pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", description="Tenant under stdio.")
     stream_ttl_seconds: float = Field(300.0, gt=0, le=86400, description="Absolute lifetime of a stream session.")
@@ -98,6 +106,19 @@ class Settings(BaseSettings):
     def _split_roots(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        if value.strip().lower() in ("off", "0", ""):
+            return "off"
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError("expected e.g. '1200/minute' or '50/second;1000/minute', or 'off'") from exc
         return value
 
     @field_validator("database_url")

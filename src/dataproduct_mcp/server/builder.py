@@ -16,7 +16,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 
 from dataproduct_mcp import __version__
 from dataproduct_mcp.app import Application
-from dataproduct_mcp.context import request_scope
+from dataproduct_mcp.context import current_tenant, request_scope
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.server.errors import error_result, log_failure, map_exception
 
@@ -76,6 +76,8 @@ class DataProductServer(MCPServer[Any]):
         with request_scope(tenant=self.tenant_for_request(), actor=self.actor_for_request()) as trace_id:
             started = time.perf_counter()
             try:
+                if self.app.rate_limiter is not None:
+                    self.app.rate_limiter.check(current_tenant() or self.app.default_tenant())
                 result = await super().call_tool(name, arguments, context)
             except Exception as exc:  # the one boundary: everything becomes a structured error
                 err = map_exception(exc, name)

@@ -8,6 +8,7 @@ traceback under the trace id that the caller sees (the message leaks nothing).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sqlite3
@@ -47,8 +48,23 @@ def map_exception(exc: BaseException, tool: str) -> DpError:
         return InvalidArgument(text, field=None)
     if isinstance(cause, MemoryError):
         return TooLarge("the request needs more memory than the server allows")
-    if isinstance(cause, sqlite3.OperationalError) and "readonly" in str(cause).lower():
-        return Internal("the database is read-only", suggestion="Make DPMCP_DATA_DIR writable, then retry.")
+    if isinstance(cause, sqlite3.OperationalError | sqlite3.DatabaseError):
+        text = str(cause).lower()
+        if "readonly" in text or "read-only" in text:
+            return Internal(
+                "the database is read-only; nothing was written",
+                suggestion="Make DPMCP_DATA_DIR writable, then retry.",
+            )
+        if "disk is full" in text or "disk i/o error" in text:
+            return Internal(
+                "the data directory is full or failing; nothing was written",
+                suggestion="Free space in DPMCP_DATA_DIR, then retry; the database is consistent.",
+            )
+    if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+        return Internal(
+            f"the data directory cannot be written ({cause.strerror})",
+            suggestion="Free space in, or make writable, DPMCP_DATA_DIR, then retry.",
+        )
     return Internal("an unexpected error occurred")
 
 

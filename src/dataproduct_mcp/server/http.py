@@ -31,9 +31,13 @@ def http_routes(app: Application) -> list[BaseRoute]:
         return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
 
     async def startup(_: Request) -> Response:
-        """Startup: the application finished starting."""
-        started = app.started
-        return JSONResponse({"status": "ok" if started else "starting"}, status_code=200 if started else 503)
+        """Startup: the start-up checks in dependency order (config → data dir → database → workers →
+        HTTP side); 200 once all passed, 503 while starting."""
+        checks = [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in app.startup_checks]
+        if app.started:
+            checks.append({"name": "http", "ok": True, "detail": app.http_url or "listening"})
+        ok = app.started and all(c["ok"] for c in checks)
+        return JSONResponse({"status": "ok" if ok else "starting", "checks": checks}, status_code=200 if ok else 503)
 
     async def health(_: Request) -> Response:
         components = await component_health(app)

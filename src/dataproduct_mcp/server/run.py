@@ -120,7 +120,9 @@ async def serve_http(app: Application, host: str, port: int, *, tokens: TokenFil
             validate_token_resource=False,  # static tokens carry no audience; the tokens file is the authority
         )
     mcp = build_server(app, token_verifier=verifier, auth=auth)
-    asgi = mcp.streamable_http_app(streamable_http_path="/mcp", host=host)
+    asgi = mcp.streamable_http_app(
+        streamable_http_path="/mcp", host=host, max_request_body_size=app.settings.max_request_bytes
+    )
     for route in http_routes(app):
         asgi.router.routes.append(route)
     if tokens is not None:

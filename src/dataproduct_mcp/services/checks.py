@@ -11,7 +11,7 @@ import anyio
 from dataproduct_mcp.config import Settings
 from dataproduct_mcp.persistence import open_store
 
-__all__ = ["CheckResult", "run_startup_checks"]
+__all__ = ["CheckResult", "StartupFailed", "data_dir_check", "run_startup_checks"]
 
 CHECK_TIMEOUT_S = 15.0
 
@@ -21,6 +21,18 @@ class CheckResult:
     name: str
     ok: bool
     detail: str
+
+
+class StartupFailed(Exception):
+    """A required start-up check failed; ``results`` says which (the CLI prints them and exits 1)."""
+
+    def __init__(self, results: list[CheckResult]) -> None:
+        super().__init__("; ".join(f"{r.name}: {r.detail}" for r in results if not r.ok))
+        self.results = results
+
+
+def data_dir_check(settings: Settings) -> CheckResult:
+    return _data_dir_writable(settings)
 
 
 def _data_dir_writable(settings: Settings) -> CheckResult:

@@ -1,0 +1,36 @@
+"""Per-tenant rate limiting of tool calls (moving window, the ``limits`` library)."""
+
+from __future__ import annotations
+
+import time
+
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from dataproduct_mcp.errors import RateLimited
+
+__all__ = ["TenantRateLimiter"]
+
+
+class TenantRateLimiter:
+    """``check(tenant)`` raises ``rate-limited`` (with ``retry_after`` seconds) past the limit.
+    In-memory per process: with several replicas each enforces the limit on its own share."""
+
+    def __init__(self, spec: str) -> None:
+        self.enabled = spec != "off"
+        self._items: list[RateLimitItem] = parse_many(spec) if self.enabled else []
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def check(self, tenant: str) -> None:
+        if not self.enabled:
+            return
+        for item in self._items:
+            if not self._limiter.hit(item, tenant):
+                stats = self._limiter.get_window_stats(item, tenant)
+                retry_after = max(0.0, stats.reset_time - time.time())
+                raise RateLimited(
+                    f"tenant {tenant!r} exceeded {item} tool calls",
+                    retry_after=retry_after,
+                    limit=str(item),
+                )
