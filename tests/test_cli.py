@@ -101,3 +101,17 @@ def test_validate_json_prints_one_report_per_file(tmp_path: Path) -> None:
     assert [r.get("valid") for r in reports] == [False, None]
     assert [(e["code"], e["row"], e["line"]) for e in reports[0]["errors"]] == [("extra-cell", 1, 2)]
     assert reports[1]["error"]["code"] == "file-not-found"
+
+
+def test_sentry_and_otel_are_off_by_default_and_a_missing_package_is_a_clear_error(tmp_path: Path) -> None:
+    import importlib.util
+
+    assert run(["check"], tmp_path).returncode == 0  # neither configured: nothing to initialise
+    if importlib.util.find_spec("sentry_sdk") is None:  # the dev install does not include the extra
+        out = run(["serve"], tmp_path, DPMCP_SENTRY_DSN="https://key@sentry.invalid/1")
+        assert out.returncode == 2
+        assert "dataproduct-mcp[sentry]" in out.stderr
+    if importlib.util.find_spec("opentelemetry.sdk") is None:
+        out = run(["serve"], tmp_path, DPMCP_OTEL_ENDPOINT="http://127.0.0.1:4318/v1/traces")
+        assert out.returncode == 2
+        assert "dataproduct-mcp[otel]" in out.stderr

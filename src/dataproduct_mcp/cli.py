@@ -18,6 +18,7 @@ import anyio
 from dataproduct_mcp import __version__, cli_ord, cli_tasks, cli_validate
 from dataproduct_mcp.config import ConfigError, Settings, load_settings
 from dataproduct_mcp.logs import configure_logging, get_logger
+from dataproduct_mcp.observability import init_observability
 from dataproduct_mcp.server.auth import TENANT_RE, AuthError, TokenFile, new_token
 from dataproduct_mcp.services.checks import StartupFailed
 
@@ -84,8 +85,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     try:
+        init_observability(settings)
         app = Application.build(settings)
-    except ConfigError as exc:  # e.g. a bad DPMCP_DC_MAPPINGS_FILE
+    except ConfigError as exc:  # e.g. a bad DPMCP_DC_MAPPINGS_FILE or a missing optional package
         for line in exc.problems:
             print(f"dataproduct-mcp: configuration error: {line}", file=sys.stderr)
         return 2

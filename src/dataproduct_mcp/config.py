@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     dc_mappings_file: Path | None = Field(None, description="Custom Dublin Core mappings (label key -> DCMI term).")
     auth_tokens_file: Path | None = None
     sentry_dsn: str | None = None
+    otel_endpoint: str | None = Field(None, pattern=r"^https?://", description="OTLP/HTTP traces endpoint.")
     rate_limit: str = Field(
         "1200/minute",
         description="Tool calls allowed per tenant (limits syntax, e.g. '1200/minute' or '50/second;1000/minute');"
@@ -90,6 +91,18 @@ class Settings(BaseSettings):
     task_workers: int = Field(2, ge=1, le=64, description="Tasks run at once by this process.")
     task_lease_seconds: float = Field(30.0, ge=1, le=3600, description="Lease of a claimed task; renewed every third.")
     task_retention_days: float = Field(7.0, gt=0, le=3650, description="Finished tasks are pruned after this.")
+    schedule_revalidate_seconds: float = Field(
+        3600.0, ge=0, le=30 * 86400, description="Re-validate products whose files changed; 0 = off."
+    )
+    schedule_republish_seconds: float = Field(
+        600.0, ge=0, le=30 * 86400, description="Re-publish products ahead of the ORD registry; 0 = off."
+    )
+    schedule_prune_seconds: float = Field(
+        3600.0, ge=0, le=30 * 86400, description="Prune old tasks, tombstones and audit events; 0 = off."
+    )
+    schedule_vacuum_seconds: float = Field(
+        86400.0, ge=0, le=30 * 86400, description="Optimize, checkpoint and vacuum the database; 0 = off."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
