@@ -68,7 +68,9 @@ class Application:
     @classmethod
     def build(cls, settings: Settings) -> Application:
         store = open_store(settings)
-        secret = hashlib.sha256(f"dpmcp-cursor:{settings.sqlite_path}:{settings.ord_namespace}".encode()).digest()
+        # Replicas on one PostgreSQL share the URL, so a cursor from one replica pages on another.
+        where = settings.database_url if settings.backend == "postgresql" else settings.sqlite_path
+        secret = hashlib.sha256(f"dpmcp-cursor:{where}:{settings.ord_namespace}".encode()).digest()
         products = ProductService(
             store,
             namespace=settings.ord_namespace,

@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 import anyio
+import asyncpg
 import httpx
 import pytest
 from mcp import Client
@@ -17,7 +18,7 @@ from tests.procs import EXE, authed, make_token, server_env, start_server
 
 from dataproduct_mcp.app import Application
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.both_backends]  # SQLite and PostgreSQL (tests/pg.py)
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "dataproduct_mcp"
 
@@ -63,6 +64,11 @@ async def test_events_are_mirrored_to_the_log_with_audit_true(client: Client, ca
 
 async def test_the_audit_table_refuses_updates(app: Application, client: Client) -> None:
     await call_ok(client, "register_data_product", product_args())
+    if app.store.backend == "postgresql":
+        async with app.store.db.connection() as pg:  # type: ignore[attr-defined]
+            with pytest.raises(asyncpg.RaiseError, match="append-only"):
+                await pg.execute("UPDATE audit_events SET actor = 'mallory'")
+        return
     db = app.settings.sqlite_path
     with sqlite3.connect(db) as conn, pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("UPDATE audit_events SET actor = 'mallory'")
@@ -77,8 +83,9 @@ def test_no_code_path_updates_the_audit_table() -> None:
                 if "UPDATE AUDIT_EVENTS" in text:
                     offenders.append(str(path.relative_to(SRC)))
     assert offenders == []
-    migrations = (SRC / "persistence" / "migrations" / "sqlite").glob("*.sql")
-    assert any("audit_events_append_only" in m.read_text() for m in migrations)
+    for backend in ("sqlite", "postgresql"):
+        migrations = (SRC / "persistence" / "migrations" / backend).glob("*.sql")
+        assert any("audit_events_append_only" in m.read_text() for m in migrations), backend
 
 
 async def test_configuration_load_is_audited_without_secrets(app: Application) -> None:

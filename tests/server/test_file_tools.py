@@ -12,7 +12,7 @@ from tests.helpers import call_err, call_ok
 
 from dataproduct_mcp.app import Application
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.both_backends]  # SQLite and PostgreSQL (tests/pg.py)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

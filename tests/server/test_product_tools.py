@@ -6,7 +6,7 @@ import pytest
 from mcp import Client
 from tests.helpers import call_err, call_ok, product_args
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.both_backends]  # SQLite and PostgreSQL (tests/pg.py)
 
 
 async def test_register_returns_a_draft_with_an_ord_id(client: Client) -> None:
@@ -245,3 +245,4 @@ async def test_every_tool_has_all_four_annotations_and_an_output_schema(client: 
         assert None not in hints, tool.name
         assert tool.output_schema is not None, tool.name
         assert tool.description and len(tool.description) > 40, tool.name
+

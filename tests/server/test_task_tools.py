@@ -16,7 +16,7 @@ from dataproduct_mcp.app import Application
 from dataproduct_mcp.domain.tasks import TaskStatus
 from dataproduct_mcp.services.task_runner import TaskContext
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.both_backends]  # SQLite and PostgreSQL (tests/pg.py)
 
 SCHEMA = {"columns": [{"name": "id", "type": "integer", "required": True}, {"name": "name", "type": "string"}]}
 
