@@ -51,6 +51,41 @@ class HttpServer:
     token: str
 
 
+def spawn_server(args: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """Start `serve --transport http` and return the process and its URL (the caller stops it;
+    stderr keeps being drained so the server never blocks on a full pipe)."""
+    proc = subprocess.Popen(
+        [EXE, "serve", "--transport", "http", "--host", "127.0.0.1", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    url = None
+    for line in proc.stderr:  # bounded: the process exits (EOF) if it fails to start
+        match = re.search(r"listening on (http://\S+)/mcp", line)
+        if match:
+            url = match.group(1)
+            break
+    if url is None:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+        raise AssertionError("server did not announce its address")
+    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()  # type: ignore[union-attr]
+    return proc, url
+
+
+def kill_hard(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL: no shutdown code runs (the crash case)."""
+    proc.kill()
+    proc.wait(timeout=20)
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
 @contextlib.contextmanager
 def start_server(args: list[str], env: dict[str, str]) -> Iterator[str]:
     proc = subprocess.Popen(
