@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
@@ -120,6 +121,11 @@ def build_server(app: Application, *, token_verifier: Any = None, auth: Any = No
         log_level=app.settings.log_level,
         token_verifier=token_verifier,
         auth=auth,
+        # The tool, resource and template lists only change with a new version: let clients keep them.
+        cache_hints={
+            "tools/list": CacheHint(ttl_ms=300_000),
+            "resources/templates/list": CacheHint(ttl_ms=300_000),
+        },
     )
     tools_products.register(server, app)
     tools_files.register(server, app)
