@@ -193,3 +193,13 @@ def test_quotes_and_long_lines_in_any_order_always_finish(tmp_path, monkeypatch,
     report = validate(path, max_line_bytes=1000, time_budget_s=5)
     assert report.extra.get("stopped") != "time-budget"
     assert report.rows <= path.read_bytes().count(b"\n") + 1
+
+
+def test_a_bad_byte_in_a_record_carried_across_parts_is_reported_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(textio, "CHUNK_BYTES", 16)
+    path = write(tmp_path, b"a,b,c\n" + b"\n" * 6 + b'1,1,1\n\xff,"\n\n')
+    report = validate(path)
+    assert [(f.row, f.line, f.code.value) for f in report.errors if f.code.value != "blank-row"] == [
+        (8, 9, "encoding-error"),
+        (8, 9, "format-error"),
+    ]

@@ -73,6 +73,18 @@ class _Scanner:
         self.consumed = 0  # bytes of complete records scanned so far
         self.incomplete = False  # the last record ran past the end of the data
 
+    def _report_bad_bytes(self, state: _FeedState, row: int) -> None:
+        if self.report:
+            for byte, line, offset in state.bad_bytes:
+                self.ctx.findings.error(
+                    FindingCode.encoding_error,
+                    f"invalid UTF-8 byte {byte:#04x}",
+                    row=row + state.records + 1 if row >= 0 else None,
+                    line=line,
+                    byte_offset=offset,
+                )
+        state.bad_bytes.clear()
+
     def records(
         self, data: bytes | memoryview, offset: int, line: int, final: bool, row: int = 0
     ) -> Iterator[tuple[list[str], int, int, bool]]:
@@ -93,14 +105,10 @@ class _Scanner:
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as exc:
-                    if self.report:
-                        self.ctx.findings.error(
-                            FindingCode.encoding_error,
-                            f"invalid UTF-8 byte {raw[exc.start]:#04x}",
-                            row=row + state.records + 1 if row >= 0 else None,
-                            line=line + state.lines - 1,
-                            byte_offset=self.chunks.offset(offset + pos + exc.start),
-                        )
+                    # reported with its record: an unfinished record is scanned again later
+                    state.bad_bytes.append(
+                        (raw[exc.start], line + state.lines - 1, self.chunks.offset(offset + pos + exc.start))
+                    )
                     text = raw.decode("utf-8", errors="replace")
                 yield text
             state.exhausted = True
@@ -109,11 +117,13 @@ class _Scanner:
         reader = _csv.reader(source, delimiter=self.delimiter, strict=False)
         while True:
             start_pos, start_line = state.pos, line + state.lines
+            state.bad_bytes.clear()
             try:
                 cells = next(reader)
             except StopIteration:
                 return
             except _csv.Error as exc:
+                self._report_bad_bytes(state, row)
                 if self.report:
                     self.ctx.findings.error(
                         FindingCode.format_error,
@@ -128,6 +138,7 @@ class _Scanner:
             if state.exhausted and not final:
                 self.incomplete = True
                 return
+            self._report_bad_bytes(state, row)
             self.consumed = state.pos
             state.records += 1
             # the reader asked past the last line: a quoted value is still open
@@ -140,6 +151,7 @@ class _FeedState:
     lines: int = 0
     records: int = 0
     exhausted: bool = False
+    bad_bytes: list[tuple[int, int, int | None]] = field(default_factory=list)  # (byte, line, offset)
 
 
 @dataclass
