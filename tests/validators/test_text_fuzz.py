@@ -76,3 +76,28 @@ def test_mutated_text_files_never_crash_and_locate_findings_sanely(fmt, edits, p
 
 def path_size(data: bytes, packed: bool) -> int:
     return len(gzip.compress(data, mtime=0)) if packed else len(data)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    fmt=st.sampled_from(["json", "jsonl"]),
+    edits=st.lists(mutation, min_size=0, max_size=3),
+)
+def test_json_findings_do_not_depend_on_the_read_size(fmt, edits):
+    from dataproduct_mcp.validators import textio
+
+    data = mutate(SEEDS[fmt].read_bytes(), edits)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / SEEDS[fmt].name
+        path.write_bytes(data)
+        for size in (7, 64, 1 << 20):
+            textio.CHUNK_BYTES = size
+            try:
+                report = validate_path(path, ValidationOptions(format=fmt, time_budget_s=5))
+            finally:
+                textio.CHUNK_BYTES = 4 << 20
+            results.append(
+                ([(f.row, f.line, f.column, f.code.value, f.byte_offset) for f in report.errors], report.rows)
+            )
+    assert results[0] == results[1] == results[2]

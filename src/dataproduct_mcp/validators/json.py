@@ -60,12 +60,13 @@ class _Window:
         self.pos = 0
         data = self.chunks.read()
         self.eof = not data
+        held = len(self.decoder.getstate()[0])  # bytes of a sequence begun in the last chunk
         text, bad = decode_recording(self.decoder, data, self.eof)
         for at in bad[:100]:
             self.ctx.findings.error(
                 FindingCode.encoding_error,
                 "invalid UTF-8 byte",
-                byte_offset=self.chunks.offset(self.bytes_in + at),
+                byte_offset=self.chunks.offset(self.bytes_in - held + at),
             )
         self.bytes_in += len(data)
         self.buf += text
@@ -205,10 +206,9 @@ class JsonValidator:
                     raise w.syntax_error(w.pos, "the file ends inside the array")
                 if w.buf[w.pos] == "]":
                     raise w.syntax_error(w.pos, "trailing comma before ']'")
-            start = w.pos
+            where = w.where(w.pos)  # before decoding: reading on moves the window under ``pos``
             value, end = self._value(w, limit, sink.rows + 1)
-            where = w.where(start)
-            sink.add(value, line=where["line"], byte_offset=where["byte_offset"], size=end - start)
+            sink.add(value, line=where["line"], byte_offset=where["byte_offset"], size=end - w.pos)
             w.pos = end
             first = False
 

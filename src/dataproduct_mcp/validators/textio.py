@@ -157,16 +157,13 @@ class TextChunks:
         return data
 
     def _transcode(self, data: bytes) -> bytes:
-        _decode_errors.positions = []
-        try:
-            text = self._decoder.decode(data, final=not data)
-        finally:
-            positions, _decode_errors.positions = _decode_errors.positions, None
+        held = len(self._decoder.getstate()[0])  # bytes of a sequence begun in the last chunk
+        text, positions = decode_recording(self._decoder, data, not data)
         for pos in positions[:100]:
             self.ctx.findings.error(
                 FindingCode.encoding_error,
                 f"bytes are not valid {self.ctx.options.encoding}",
-                byte_offset=None if self.gzip else self._raw_in + pos,
+                byte_offset=None if self.gzip else self._raw_in - held + pos,
             )
         self._raw_in += len(data)
         return text.encode("utf-8")
