@@ -226,7 +226,7 @@ class Application:
 
     def settings_summary(self) -> dict[str, Any]:
         """The effective settings with secrets redacted (for the audit trail)."""
-        secret = {"ord_registry_token", "sentry_dsn", "database_url"}
+        secret = {"ord_registry_token", "sentry_dsn", "database_url", "request_state_keys"}
         out: dict[str, Any] = {}
         for name, value in self.settings.model_dump(mode="json").items():
             out[name] = "<redacted>" if name in secret and value else value

@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     db_timeout_seconds: float = Field(
         10.0, gt=0, le=600, description="PostgreSQL: bound of a connect, a pool wait and one statement."
     )
+    request_state_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated secrets (32+ bytes each; the first seals) for MCP requestState; "
+        "the same on every replica. Unset: a per-process key.",
+    )
     allowed_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="os.pathsep-separated directories file tools may read; default: cwd and DATA_DIR.",
@@ -132,6 +137,20 @@ class Settings(BaseSettings):
             parse_many(value)
         except ValueError as exc:
             raise ValueError("expected e.g. '1200/minute' or '50/second;1000/minute', or 'off'") from exc
+        return value
+
+    @field_validator("request_state_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("request_state_keys")
+    @classmethod
+    def _long_keys(cls, value: list[str]) -> list[str]:
+        if any(len(k.encode()) < 32 for k in value):
+            raise ValueError("each key must be at least 32 bytes, e.g. from: openssl rand -hex 32")
         return value
 
     @field_validator("database_url")

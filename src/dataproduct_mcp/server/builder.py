@@ -13,6 +13,7 @@ from typing import Any
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
+from mcp.server.request_state import RequestStateSecurity
 from mcp.types import CallToolResult, ToolAnnotations
 
 from dataproduct_mcp import __version__
@@ -121,6 +122,10 @@ def build_server(app: Application, *, token_verifier: Any = None, auth: Any = No
         log_level=app.settings.log_level,
         token_verifier=token_verifier,
         auth=auth,
+        # Replicas behind a balancer must unseal each other's requestState: one shared key ring.
+        request_state_security=RequestStateSecurity(keys=app.settings.request_state_keys)
+        if app.settings.request_state_keys
+        else None,
         # The tool, resource and template lists only change with a new version: let clients keep them.
         cache_hints={
             "tools/list": CacheHint(ttl_ms=300_000),
