@@ -3,8 +3,8 @@
 Same behaviour as :class:`~dataproduct_mcp.persistence.sqlite_store.SqliteStore`, query for query:
 every statement is scoped by tenant, products are keyset-paged on ``seq``, one live product per
 (tenant, ord_id) is a partial unique index, and text search is the same case-insensitive
-substring match (``ILIKE`` per whitespace-separated term, served by a ``pg_trgm`` GIN index when
-the extension is available).
+substring match (``LIKE`` per whitespace-separated term on lower-cased text, served by a ``pg_trgm`` GIN
+index when the extension is available).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class PgStore(PgTaskStoreMixin, PgAuditMixin, PgOutboxMixin):
                 seq = await conn.fetchval(
                     "INSERT INTO products (id, tenant, ord_id, name, owner, status, revision, content_hash, body,"
                     " search_text, created_at, updated_at, deleted_at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, lower($10), $11, $12, $13) RETURNING seq",
                     product.id,
                     *self._row_values(product, content_hash),
                 )
@@ -145,9 +145,10 @@ class PgStore(PgTaskStoreMixin, PgAuditMixin, PgOutboxMixin):
             where.append(f"p.seq IN (SELECT product_seq FROM product_tags WHERE tenant = $1 AND tag = {arg(tag)})")
         if flt.query:
             # Every whitespace-separated term is a case-insensitive substring (SQLite: trigram FTS
-            # for terms of 3+ characters, LIKE for shorter ones; here ILIKE for both).
+            # for terms of 3+ characters, LIKE for shorter ones). search_text is stored lower-cased,
+            # so LIKE on a lower-cased pattern (several times faster than ILIKE, same trigram index).
             for term in flt.query.split():
-                where.append(f"p.search_text ILIKE {arg(like_pattern(term))}")
+                where.append(f"p.search_text LIKE lower({arg(like_pattern(term))})")
         base = " AND ".join(where)
         n_base = len(args)
         page_where = base
@@ -188,7 +189,7 @@ class PgStore(PgTaskStoreMixin, PgAuditMixin, PgOutboxMixin):
             try:
                 await conn.execute(
                     "UPDATE products SET tenant = $1, ord_id = $2, name = $3, owner = $4, status = $5, revision = $6,"
-                    " content_hash = $7, body = $8, search_text = $9, created_at = $10, updated_at = $11,"
+                    " content_hash = $7, body = $8, search_text = lower($9), created_at = $10, updated_at = $11,"
                     " deleted_at = $12 WHERE seq = $13",
                     *self._row_values(product, content_hash),
                     row[0],

@@ -11,7 +11,7 @@ CREATE TABLE products (
     revision       INTEGER NOT NULL,
     content_hash   TEXT NOT NULL,
     body           TEXT NOT NULL,                  -- the whole DataProduct as JSON
-    search_text    TEXT,                           -- name, title, descriptions, tags, keywords; NULL once deleted
+    search_text    TEXT,                           -- lower(name, title, descriptions, tags, keywords); NULL once deleted
     created_at     TIMESTAMPTZ NOT NULL,
     updated_at     TIMESTAMPTZ NOT NULL,
     deleted_at     TIMESTAMPTZ
@@ -31,7 +31,7 @@ CREATE TABLE product_tags (
 );
 
 -- The trigram index needs the pg_trgm extension. Where the role may not create it, searches
--- still work (an ILIKE scan of the tenant's products) and the server logs a warning at start.
+-- still work (a LIKE scan of the tenant's products) and the server logs a warning at start.
 DO $$
 DECLARE
     trgm_schema TEXT;
