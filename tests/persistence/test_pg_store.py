@@ -4,6 +4,7 @@ comes back (bounded waits, then recovery)."""
 
 from __future__ import annotations
 
+import inspect
 import time
 import uuid
 from collections.abc import Callable
@@ -171,3 +172,21 @@ async def test_calls_fail_bounded_while_the_database_is_down_and_recover_when_it
     finally:
         await store.close()
         await proxy.stop()
+
+
+def test_both_stores_implement_every_protocol_method_with_the_same_parameters() -> None:
+    from dataproduct_mcp.persistence import base
+    from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+
+    names = {
+        name
+        for cls in base.Store.__mro__
+        if cls.__module__ == base.__name__
+        for name, value in vars(cls).items()
+        if not name.startswith("_") and callable(value)
+    }
+    assert len(names) > 30
+    for name in sorted(names):
+        assert hasattr(PgStore, name), f"PgStore lacks {name}"
+        pg, lite = inspect.signature(getattr(PgStore, name)), inspect.signature(getattr(SqliteStore, name))
+        assert list(pg.parameters) == list(lite.parameters), name
