@@ -74,7 +74,7 @@ def pct(samples: list[float], p: float) -> float:
 
 async def run(size: int, calls: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        app = Application.build(load_settings(data_dir=Path(tmp)))
+        app = Application.build(load_settings(data_dir=Path(tmp), rate_limit="off"))
         async with app:
             t0 = time.perf_counter()
             await seed(app.store, size)  # type: ignore[arg-type]

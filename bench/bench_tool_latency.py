@@ -59,7 +59,7 @@ def line(label: str, ours: list[float], base: list[float]) -> None:
 async def main(calls: int) -> None:
     configure_logging("WARNING")
     with tempfile.TemporaryDirectory() as tmp:
-        app = Application.build(load_settings(data_dir=Path(tmp) / "data"))
+        app = Application.build(load_settings(data_dir=Path(tmp) / "data", rate_limit="off"))
         async with app:
             server = build_server(app)
             async with Client(server) as client:
@@ -73,7 +73,12 @@ async def main(calls: int) -> None:
         line("server-side", ours_server, base_server)
         line("in-process", ours, base)
 
-        env = {**os.environ, "DPMCP_DATA_DIR": str(Path(tmp) / "data"), "DPMCP_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "DPMCP_DATA_DIR": str(Path(tmp) / "data"),
+            "DPMCP_LOG_LEVEL": "WARNING",
+            "DPMCP_RATE_LIMIT": "off",
+        }
         exe = str(Path(sys.executable).with_name("dataproduct-mcp"))
         async with Client(StdioServerParameters(command=exe, args=["serve"], env=env)) as client:
             ours = await timed(client, "get_data_product", {"id": pid}, calls // 2)
