@@ -91,7 +91,7 @@ def wrap_db_errors(exc: BaseException) -> DpError:
         return exc
     if _is_transient(exc):
         log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-        return DatabaseUnavailable("the database is unavailable")
+        return DatabaseUnavailable(f"the database is unavailable ({type(exc).__name__})")
     log.error("database error: %s: %s", type(exc).__name__, exc)
     return Internal("a database error occurred")
 
