@@ -245,4 +245,3 @@ async def test_every_tool_has_all_four_annotations_and_an_output_schema(client: 
         assert None not in hints, tool.name
         assert tool.output_schema is not None, tool.name
         assert tool.description and len(tool.description) > 40, tool.name
-
