@@ -23,10 +23,12 @@ from dataproduct_mcp.persistence import Store, open_store
 from dataproduct_mcp.services.audit import SYSTEM_TENANT, AuditLog
 from dataproduct_mcp.services.checks import CheckResult, StartupFailed, data_dir_check
 from dataproduct_mcp.services.files import PathPolicy
+from dataproduct_mcp.services.maintenance import MaintenanceJobs
 from dataproduct_mcp.services.ord import OrdService
 from dataproduct_mcp.services.products import ProductService
 from dataproduct_mcp.services.publication import PublicationService, build_ord_services
 from dataproduct_mcp.services.ratelimit import TenantRateLimiter
+from dataproduct_mcp.services.scheduler import Scheduler
 from dataproduct_mcp.services.status import metrics_snapshot
 from dataproduct_mcp.services.streams import StreamLimits, StreamService
 from dataproduct_mcp.services.task_kinds import register_validation_kinds
@@ -62,6 +64,7 @@ class Application:
     task_runner: TaskRunner | None = None
     ord: OrdService | None = None
     publication: PublicationService | None = None
+    scheduler: Scheduler | None = None
     _open: bool = False
     _background: AsyncExitStack | None = None
 
@@ -120,6 +123,7 @@ class Application:
                 )
 
             app.publication.breaker.on_transition = breaker_moved
+        app.scheduler = build_scheduler(app)
         app.metrics = Metrics(lambda: metrics_snapshot(app))
         validation.observer = app.metrics.observe_report
         return app
@@ -157,6 +161,8 @@ class Application:
                 await tg.start(self.publication.run)  # re-queues orphaned ORD outbox rows
             if self.audit is not None:
                 await tg.start(self.audit.run_flusher)  # stores events recorded from sync code
+            if self.scheduler is not None:
+                await tg.start(self.scheduler.run)  # maintenance jobs (docs/operations.md)
         checks.append(CheckResult("workers", True, "task workers, publisher and audit flusher running"))
         if self.audit is not None:
             await self.audit.record(
@@ -183,8 +189,13 @@ class Application:
                     self.publication.stop()
                 if self.audit is not None:
                     self.audit.stop()
+                if self.scheduler is not None:
+                    self.scheduler.stop()
                 background, self._background = self._background, None
                 await background.aclose()
+                if self.scheduler is not None:
+                    with anyio.CancelScope(shield=True):
+                        await self.scheduler.aclose()  # another replica takes the jobs over at once
             if self.publication is not None:
                 with anyio.CancelScope(shield=True):
                     await self.publication.aclose()  # the registry client's connections
@@ -245,3 +256,24 @@ class Application:
 
     def default_tenant(self) -> str:
         return self.settings.tenant
+
+
+def build_scheduler(app: Application) -> Scheduler:
+    """Maintenance jobs on the DPMCP_SCHEDULE_* intervals; runs are tasks of the DPMCP_TENANT tenant."""
+    assert app.tasks is not None
+    settings = app.settings
+    jobs = MaintenanceJobs(
+        app.store,
+        app.tasks,
+        app.validation.policy,
+        publication=app.publication,
+        audit=app.audit,
+        task_retention_days=settings.task_retention_days,
+    )
+    intervals = {
+        "revalidate": settings.schedule_revalidate_seconds,
+        "republish": settings.schedule_republish_seconds,
+        "prune": settings.schedule_prune_seconds,
+        "vacuum": settings.schedule_vacuum_seconds,
+    }
+    return Scheduler(app.store, app.tasks, jobs, intervals, tenant=settings.tenant)

@@ -41,6 +41,8 @@ METRIC_NAMES = (
     "dpmcp_stream_bytes_sent_total",
     "dpmcp_stream_rows_sent_total",
     "dpmcp_products",
+    "dpmcp_maintenance_runs_total",
+    "dpmcp_maintenance_failures_total",
     "process_resident_memory_bytes",
 )
 
@@ -104,6 +106,15 @@ class StateCollector(Collector):
         for status, n in (s.get("products") or {}).items():
             products.add_metric([status], n)
         yield products
+
+        # Scheduled maintenance, deployment-wide (the job_leases rows as of this process's last tick).
+        runs = CounterMetricFamily("dpmcp_maintenance_runs", "Maintenance job runs submitted", labels=["job"])
+        failures = CounterMetricFamily("dpmcp_maintenance_failures", "Maintenance job runs failed", labels=["job"])
+        for job, figures in (s.get("scheduler") or {}).items():
+            runs.add_metric([job], figures.get("runs", 0))
+            failures.add_metric([job], figures.get("failures", 0))
+        yield runs
+        yield failures
 
 
 class Metrics:

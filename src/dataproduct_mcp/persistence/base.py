@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from dataproduct_mcp.domain.audit import AuditEvent
+from dataproduct_mcp.domain.maintenance import JobClaim, JobState
 from dataproduct_mcp.domain.products import DataProduct, ProductStatus
 from dataproduct_mcp.domain.publication import EnqueueResult, OutboxRow, OutboxStatus
 from dataproduct_mcp.domain.tasks import ClaimedTask, Task, TaskPage, TaskStatus
 
-__all__ = ["OutboxStore", "ProductFilter", "ProductPage", "ProductStore", "Store", "TaskStore"]
+__all__ = ["JobStore", "OutboxStore", "ProductFilter", "ProductPage", "ProductStore", "Store", "TaskStore"]
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,45 @@ class OutboxStore(Protocol):
         """A cheap value that changes whenever any product of the tenant changes (ORD document cache)."""
 
 
-class Store(ProductStore, AuditStore, TaskStore, OutboxStore, Protocol):
+class JobStore(Protocol):
+    """Scheduled maintenance (docs/operations.md): one lease row per job so that several replicas
+    run each job once per interval, and the backend-specific upkeep the jobs call."""
+
+    async def claim_job(
+        self,
+        job: str,
+        owner: str,
+        *,
+        interval_s: float,
+        lease_s: float,
+        make_task: Callable[[], Task],
+        now: datetime | None = None,
+    ) -> JobClaim:
+        """In one transaction: record the outcome of a finished run not yet recorded; take or renew
+        the job's lease unless another owner holds an unexpired one; if held and due (and the last
+        run is finished), insert ``make_task()`` and move ``next_run_at`` one interval on."""
+
+    async def finish_job_run(
+        self, job: str, task_id: str, outcome: str, error: str | None = None, *, now: datetime | None = None
+    ) -> bool:
+        """Record the outcome of run ``task_id`` (once; ``failed`` counts a failure); whether it did."""
+
+    async def release_jobs(self, owner: str) -> int:
+        """Give up the leases of ``owner`` (at shutdown: another replica takes over at once)."""
+
+    async def list_jobs(self) -> list[JobState]: ...
+
+    async def product_tenants(self) -> list[str]:
+        """Tenants with products, live or deleted (maintenance walks them one by one)."""
+
+    async def prune_tombstones(self, deleted_before_iso: str) -> int:
+        """Hard-delete products deleted before the given time (none with a pending publication)."""
+
+    async def maintenance(self) -> dict[str, Any]:
+        """Backend upkeep (SQLite: optimize, checkpoint, vacuum when worthwhile); what it did."""
+
+
+class Store(ProductStore, AuditStore, TaskStore, OutboxStore, JobStore, Protocol):
     """Everything the application needs from its database."""
 
     backend: str

@@ -142,6 +142,15 @@ class Database:
                         raise
 
     @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The writer connection outside any transaction, under the write lock (for statements that
+        cannot run in one: ``VACUUM``, ``PRAGMA wal_checkpoint``)."""
+        if self._writer is None:
+            raise Internal("database is not open")
+        async with self._write_lock:
+            yield self._writer
+
+    @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
         """Borrow a reader connection (autocommit: each statement sees the latest commit)."""
         if not self._all_readers:

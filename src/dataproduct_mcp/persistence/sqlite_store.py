@@ -14,6 +14,7 @@ from dataproduct_mcp.errors import AlreadyExists, Conflict, NotFound
 from dataproduct_mcp.persistence.base import ProductFilter, ProductPage
 from dataproduct_mcp.persistence.sqlite_audit import SqliteAuditMixin, insert_audit
 from dataproduct_mcp.persistence.sqlite_db import Database
+from dataproduct_mcp.persistence.sqlite_jobs import SqliteJobsMixin
 from dataproduct_mcp.persistence.sqlite_outbox import SqliteOutboxMixin
 from dataproduct_mcp.persistence.sqlite_tasks import SqliteTaskStoreMixin
 
@@ -39,7 +40,7 @@ def _fts_query(text: str) -> tuple[str | None, list[str]]:
     return match, likes
 
 
-class SqliteStore(SqliteTaskStoreMixin, SqliteAuditMixin, SqliteOutboxMixin):
+class SqliteStore(SqliteTaskStoreMixin, SqliteAuditMixin, SqliteOutboxMixin, SqliteJobsMixin):
     backend = "sqlite"
 
     def __init__(self, path: Path) -> None:

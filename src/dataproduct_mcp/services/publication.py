@@ -136,12 +136,12 @@ class PublicationService:
                 "and get_ord_document shows the document.",
             )
 
-    async def _candidates(self, tenant: str) -> list[DataProduct]:
+    async def _candidates(self, tenant: str, republish: bool = False) -> list[DataProduct]:
         out: list[DataProduct] = []
         after: int | None = None
         while True:
             page = await self.store.list_products(tenant, ProductFilter(), 1000, after)
-            out.extend(p for p in page.items if needs_publication(p))
+            out.extend(p for p in page.items if needs_publication(p) and (p.last_publication or not republish))
             if page.next_after is None:
                 break
             after = page.next_after
@@ -150,8 +150,9 @@ class PublicationService:
         out.extend(p for p in await self.store.list_deleted(tenant, since) if p.last_publication)
         return out
 
-    async def publish(self, tenant: str, product_id: str | None = None) -> PublishOutcome:
-        """Queue the publication of one product, or of every product ahead of the registry."""
+    async def publish(self, tenant: str, product_id: str | None = None, *, republish: bool = False) -> PublishOutcome:
+        """Queue the publication of one product, or of every product ahead of the registry
+        (``republish``: only those the registry already knows — scheduled maintenance)."""
         self._require_registry()
         skipped: list[dict[str, Any]] = []
         up_to_date: list[str] = []
@@ -170,7 +171,7 @@ class PublicationService:
                 up_to_date.append(product.id)
         else:
             candidates = []
-            for product in await self._candidates(tenant):
+            for product in await self._candidates(tenant, republish):
                 problems = [] if product.deleted_at else validate_product_for_ord(product, namespace=self.ord.namespace)
                 if problems:
                     skipped.append({"product_id": product.id, "problems": [p.to_dict() for p in problems]})

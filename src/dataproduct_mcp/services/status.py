@@ -60,6 +60,10 @@ async def component_health(app: Application) -> dict[str, dict[str, object]]:
                 "kinds": sorted(runner.service.kinds),
             },
         }
+    scheduler = getattr(app, "scheduler", None)
+    if scheduler is not None:
+        # Maintenance jobs: per job last run, next run, outcome, runs, failures (docs/operations.md).
+        out["scheduler"] = await scheduler.status()
     return out
 
 
@@ -104,6 +108,9 @@ def metrics_snapshot(app: Application) -> dict[str, Any]:
     publication = getattr(app, "publication", None)
     if publication is not None:
         snap["breaker"] = publication.breaker.snapshot()
+    scheduler = getattr(app, "scheduler", None)
+    if scheduler is not None:
+        snap["scheduler"] = scheduler.snapshot()
     return snap
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from dataproduct_mcp.errors import DpError
@@ -48,6 +49,15 @@ def _byte_progress(ctx: TaskContext, start: float, share: float, label: str) -> 
     return report
 
 
+async def _stat(validation: ValidationService, path: str) -> tuple[int, int] | None:
+    """(size, mtime_ns) of a product file, None if it cannot be read (the validation says why)."""
+    try:
+        ident = await anyio.to_thread.run_sync(validation.policy.identify, path)
+    except DpError:
+        return None
+    return ident.size, ident.mtime_ns
+
+
 def register_validation_kinds(
     tasks: TaskService, products: ProductService, validation: Callable[[], ValidationService]
 ) -> None:
@@ -81,6 +91,9 @@ def register_validation_kinds(
             ctx.checkpoint()
             label = f"file {i + 1} of {n}: {ref.path}"
             ctx.report(i / n, label)
+            # Size and mtime before reading: scheduled re-validation compares them (a change during
+            # the validation shows as a change next time, never the other way round).
+            stat = await _stat(validation(), ref.path)
             try:
                 report = await validation().validate(
                     ctx.tenant,
@@ -98,12 +111,21 @@ def register_validation_kinds(
                         "valid": False,
                         "error_count": 1,
                         "sha256": None,
+                        "size": stat[0] if stat else None,
+                        "mtime_ns": stat[1] if stat else None,
                         "error": {"code": exc.code, "message": exc.message},
                     }
                 )
                 continue
             files.append(
-                {"path": ref.path, "valid": report.valid, "error_count": report.error_count, "sha256": report.sha256}
+                {
+                    "path": ref.path,
+                    "valid": report.valid,
+                    "error_count": report.error_count,
+                    "sha256": report.sha256,
+                    "size": stat[0] if stat else None,
+                    "mtime_ns": stat[1] if stat else None,
+                }
             )
         ctx.checkpoint()  # the last moment to stop without an effect
         valid = all(f["valid"] for f in files)
