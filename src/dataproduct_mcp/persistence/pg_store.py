@@ -19,6 +19,7 @@ from dataproduct_mcp.errors import AlreadyExists, Conflict, NotFound
 from dataproduct_mcp.persistence.base import ProductFilter, ProductPage
 from dataproduct_mcp.persistence.pg_audit import PgAuditMixin, insert_audit
 from dataproduct_mcp.persistence.pg_db import PgDatabase, parse_iso
+from dataproduct_mcp.persistence.pg_jobs import PgJobsMixin
 from dataproduct_mcp.persistence.pg_outbox import PgOutboxMixin
 from dataproduct_mcp.persistence.pg_tasks import PgTaskStoreMixin
 
@@ -39,7 +40,7 @@ def _already_exists(product: DataProduct) -> AlreadyExists:
     return AlreadyExists(f"a live data product with ord_id {product.ord_id} already exists", ord_id=product.ord_id)
 
 
-class PgStore(PgTaskStoreMixin, PgAuditMixin, PgOutboxMixin):
+class PgStore(PgTaskStoreMixin, PgAuditMixin, PgOutboxMixin, PgJobsMixin):
     backend = "postgresql"
 
     def __init__(self, dsn: str, *, pool_min: int = 2, pool_max: int = 10, timeout: float = 10.0) -> None:
