@@ -84,12 +84,15 @@ class PgJobsMixin:
             state = await self._reconcile(conn, _state(row), at)
             if state.owner not in (None, owner) and state.lease_expires_at is not None and state.lease_expires_at > at:
                 return JobClaim(state=state, held=False)
-            due = state.next_run_at <= at or (state.last_run_at is not None and state.last_run_at + interval <= at)
+            due = state.next_run_at <= at  # the same rule as SQLite: a skipped slot waits a whole interval
             if not due:
+                # A shorter interval than when next_run_at was set takes effect now, not after the old one.
                 await conn.execute(
-                    "UPDATE job_leases SET owner = $1, lease_expires_at = $2, updated_at = $3 WHERE job = $4",
+                    "UPDATE job_leases SET owner = $1, lease_expires_at = $2, next_run_at = $3, updated_at = $4"
+                    " WHERE job = $5",
                     owner,
                     lease_until,
+                    min(state.next_run_at, at + interval),
                     at,
                     job,
                 )
