@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.validators.binary_helpers import run_validator, table
 
 from dataproduct_mcp.domain.validation import Report
 from dataproduct_mcp.validators.base import (
     Cancelled,
-    FindingCollector,
     FormatResult,
     Source,
     TimeBudgetExceeded,
@@ -27,17 +27,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "xml"
 
 
 def run(path: Path, **options: Any) -> tuple[FormatResult, ValidationContext, Source]:
-    size = path.stat().st_size
-    extra = {k: options.pop(k) for k in ("progress", "is_cancelled") if k in options}
-    opts = ValidationOptions(**options)
-    findings = FindingCollector(opts.max_errors, opts.max_warnings)
-    ctx = ValidationContext(options=opts, findings=findings, total_bytes=size, **extra)
-    source = Source(path, size)
-    return VALIDATOR.validate(source, ctx), ctx, source
-
-
-def table(ctx: ValidationContext) -> list[tuple[int | None, int | None, int | None, str]]:
-    return [(f.row, f.line, f.column, f.code.value) for f in ctx.findings.errors]
+    return run_validator(VALIDATOR, path, **options)
 
 
 def test_record_xml_counts_records_and_their_fields() -> None:

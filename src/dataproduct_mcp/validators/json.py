@@ -73,6 +73,13 @@ class _Window:
         self.ctx.checkpoint(self.chunks.raw_done)
         return bool(data)
 
+    def drain(self) -> None:
+        """Decode the rest of the file (reporting encoding errors) without keeping the text."""
+        while not self.eof:
+            self.advance(len(self.buf))
+            self.pos = len(self.buf)
+            self.fill()
+
     def advance(self, to: int) -> None:
         segment = self.buf[self.cur : to]
         newlines = segment.count("\n")
@@ -139,7 +146,9 @@ class JsonValidator:
             try:
                 extra["shape"] = self._read(window, ctx, sink)
             except _Stop:
-                pass
+                # JSON cannot resynchronise after a syntax error, but the rest of the file is still
+                # checked for encoding errors, so findings never depend on how far a read got.
+                window.drain()
             except TimeBudgetExceeded:
                 ctx.findings.error(
                     FindingCode.format_error,
