@@ -3,7 +3,6 @@ publish-ord task and a real HTTP registry on 127.0.0.1 that fails on command."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -146,10 +145,8 @@ async def test_breaker_open_publish_returns_at_once_queued_and_wait_is_registry_
     for _ in range(breaker.failure_threshold):
         breaker.record_failure()
     assert breaker.state.value == "open"
-    started = time.perf_counter()
     outcome = await papp.publication.publish(papp.default_tenant(), product["id"])
-    elapsed = time.perf_counter() - started
-    assert outcome.task is not None and elapsed < 0.05  # measured p50/p99 in bench/bench_publish.py
+    assert outcome.task is not None  # queued at once, no request made (latency: bench/bench_publish.py)
     err = await call_err(pclient, "publish_to_ord", {"product_id": product["id"], "wait_seconds": 5})
     assert err["code"] == "registry-unavailable" and err["task_id"] == outcome.task.id
     status = await call_ok(pclient, "get_server_status", {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 
 import anyio
@@ -84,10 +83,8 @@ async def test_breaker_opens_after_threshold_and_then_fails_fast_without_a_reque
         await c.deliver(BODY, "p1:7")
     assert len(registry.requests) == 3  # the third failure opened it: no further try
     assert c.breaker.state is BreakerState.open
-    started = time.perf_counter()
     with pytest.raises(RegistryUnavailable):
-        await c.deliver(BODY, "p1:8")
-    assert time.perf_counter() - started < 0.005
+        await c.deliver(BODY, "p1:8")  # refused before any I/O (latency: bench/bench_publish.py)
     assert len(registry.requests) == 3
     await c.aclose()
 
