@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hypothesis import strategies as st
+
 from dataproduct_mcp.validators.base import (
     FindingCollector,
     FormatResult,
@@ -15,7 +17,7 @@ from dataproduct_mcp.validators.base import (
     ValidationOptions,
 )
 
-__all__ = ["run_validator", "table"]
+__all__ = ["mutated_bytes", "run_validator", "table"]
 
 
 def run_validator(
@@ -32,3 +34,19 @@ def run_validator(
 
 def table(ctx: ValidationContext) -> list[tuple[int | None, int | None, int | None, str]]:
     return [(f.row, f.line, f.column, f.code.value) for f in ctx.findings.errors]
+
+
+def mutated_bytes(samples: list[bytes]) -> st.SearchStrategy[bytes]:
+    """Valid sample files with up to 8 random bytes overwritten, maybe truncated (fuzz input)."""
+
+    @st.composite
+    def strategy(draw: st.DrawFn) -> bytes:
+        data = bytearray(draw(st.sampled_from(samples)))
+        for _ in range(draw(st.integers(1, 8))):
+            i = draw(st.integers(0, len(data) - 1))
+            data[i] = draw(st.integers(0, 255))
+        if draw(st.booleans()):
+            data = data[: draw(st.integers(0, len(data)))]
+        return bytes(data)
+
+    return strategy()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.validators.binary_helpers import run_validator, table
+from tests.validators.binary_helpers import mutated_bytes, run_validator, table
 
 from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.validators.base import (
@@ -146,15 +146,8 @@ def test_time_budget_stops_xlsx_validation() -> None:
 VALID = [(DATA / "valid" / "table.xlsx").read_bytes(), (DATA / "invalid" / "messy.xlsx").read_bytes()]
 
 
-@st.composite
-def mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(VALID)))
-    for _ in range(draw(st.integers(1, 8))):
-        i = draw(st.integers(0, len(data) - 1))
-        data[i] = draw(st.integers(0, 255))
-    if draw(st.booleans()):
-        data = data[: draw(st.integers(0, len(data)))]
-    return bytes(data)
+def mutated() -> st.SearchStrategy[bytes]:
+    return mutated_bytes(VALID)
 
 
 @settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
