@@ -12,7 +12,7 @@ Worker-side updates only touch pending rows, so ``outbox_finish`` changes a row 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -21,6 +21,7 @@ from dataproduct_mcp.domain.publication import EnqueueResult, OutboxRow, OutboxS
 from dataproduct_mcp.domain.tasks import Task
 from dataproduct_mcp.persistence.pg_db import PgDatabase, rowcount
 from dataproduct_mcp.persistence.pg_tasks import insert_task
+from dataproduct_mcp.persistence.rows import now_or
 
 __all__ = ["PgOutboxMixin"]
 
@@ -31,10 +32,6 @@ _COLUMNS = (
 _ACTIVE = "('queued', 'running')"
 MAX_ERROR_CHARS = 1000
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || $1))"
-
-
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
 
 
 def _row(r: asyncpg.Record) -> OutboxRow:
@@ -65,7 +62,7 @@ class PgOutboxMixin:
         retry_rejected: bool = False,
         now: datetime | None = None,
     ) -> EnqueueResult:
-        at = _now(now)
+        at = now_or(now)
         result = EnqueueResult(task_created=False, task_id=None)
         assigned: list[str] = []
         active_task: str | None = None
@@ -131,7 +128,7 @@ class PgOutboxMixin:
         async with self.db.connection() as conn:
             await conn.execute(
                 "UPDATE ord_outbox SET attempts = attempts + 1, updated_at = $1 WHERE idempotency_key = $2",
-                _now(now),
+                now_or(now),
                 key,
             )
 
@@ -141,7 +138,7 @@ class PgOutboxMixin:
                 "UPDATE ord_outbox SET last_error = $1, updated_at = $2 WHERE idempotency_key = $3"
                 " AND status = 'pending'",
                 error[:MAX_ERROR_CHARS],
-                _now(now),
+                now_or(now),
                 key,
             )
 
@@ -150,7 +147,7 @@ class PgOutboxMixin:
     ) -> bool:
         if status is OutboxStatus.pending:
             raise ValueError("pending is not a final outbox status")
-        at = _now(now)
+        at = now_or(now)
         async with self.db.connection() as conn:
             tag = await conn.execute(
                 "UPDATE ord_outbox SET status = $1, last_error = COALESCE($2, last_error), delivered_at = $3,"
@@ -166,7 +163,7 @@ class PgOutboxMixin:
     async def adopt_orphaned_publications(
         self, make_task: Callable[[str], Task], *, now: datetime | None = None
     ) -> list[Task]:
-        at = _now(now)
+        at = now_or(now)
         created: list[Task] = []
         orphaned = (
             "o.status = 'pending' AND (t.id IS NULL OR t.status NOT IN " + _ACTIVE + ")"

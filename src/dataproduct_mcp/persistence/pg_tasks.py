@@ -9,9 +9,8 @@ changes nothing. Times come from the caller (``now``), as on SQLite, so tests ca
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -19,48 +18,11 @@ import asyncpg
 from dataproduct_mcp.domain.tasks import ClaimedTask, Task, TaskPage, TaskStatus
 from dataproduct_mcp.errors import NotFound
 from dataproduct_mcp.persistence.pg_db import PgDatabase, rowcount
+from dataproduct_mcp.persistence.rows import GAVE_UP, TASK_COLUMNS, dump_json, now_or, task_from_row
 
 __all__ = ["PgTaskStoreMixin", "insert_task"]
 
-_COLUMNS = (
-    "seq, id, tenant, kind, params, status, progress, message, result, error, attempts, max_attempts,"
-    " lease_owner, lease_expires_at, cancel_requested, trace_id, created_at, updated_at, started_at, finished_at"
-)
-_GAVE_UP = {
-    "code": "internal",
-    "message": "the task's worker stopped before finishing it too many times",
-    "suggestion": "Look for crashes in the logs under the task's trace id, then submit it again.",
-}
-
-
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _task(row: asyncpg.Record) -> Task:
-    return Task(
-        id=row["id"],
-        tenant=row["tenant"],
-        kind=row["kind"],
-        params=json.loads(row["params"]),
-        status=TaskStatus(row["status"]),
-        progress=row["progress"],
-        message=row["message"],
-        result=None if row["result"] is None else json.loads(row["result"]),
-        error=None if row["error"] is None else json.loads(row["error"]),
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        cancel_requested=row["cancel_requested"],
-        trace_id=row["trace_id"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
-    )
+_COLUMNS = TASK_COLUMNS
 
 
 async def insert_task(conn: asyncpg.Connection, task: Task) -> None:
@@ -72,7 +34,7 @@ async def insert_task(conn: asyncpg.Connection, task: Task) -> None:
         task.id,
         task.tenant,
         task.kind,
-        _json(task.params),
+        dump_json(task.params),
         task.status.value,
         task.progress,
         task.message,
@@ -96,7 +58,7 @@ class PgTaskStoreMixin:
             row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM tasks WHERE tenant = $1 AND id = $2", tenant, task_id)
         if row is None:
             raise NotFound(f"no task with id {task_id!r}", id=task_id, suggestion="list_tasks shows your tasks.")
-        return _task(row)
+        return task_from_row(row)
 
     async def list_tasks(
         self, tenant: str, *, status: TaskStatus | None, kind: str | None, limit: int, before: int | None
@@ -123,14 +85,14 @@ class PgTaskStoreMixin:
         more = len(rows) > limit
         rows = rows[:limit]
         return TaskPage(
-            items=[_task(r) for r in rows],
+            items=[task_from_row(r) for r in rows],
             positions=[int(r["seq"]) for r in rows],
             total=int(total or 0),
             next_after=int(rows[-1]["seq"]) if more else None,
         )
 
     async def request_cancel(self, tenant: str, task_id: str, *, now: datetime | None = None) -> Task:
-        at = _now(now)
+        at = now_or(now)
         async with self.db.transaction() as conn:
             await conn.execute(
                 "UPDATE tasks SET status = 'cancelled', message = 'cancelled before it started', finished_at = $1,"
@@ -149,14 +111,14 @@ class PgTaskStoreMixin:
             row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM tasks WHERE tenant = $1 AND id = $2", tenant, task_id)
         if row is None:
             raise NotFound(f"no task with id {task_id!r}", id=task_id, suggestion="list_tasks shows your tasks.")
-        return _task(row)
+        return task_from_row(row)
 
     async def claim_task(
         self, owner: str, lease_seconds: float, kinds: Sequence[str], *, now: datetime | None = None
     ) -> ClaimedTask | None:
         if not kinds:
             return None
-        at = _now(now)
+        at = now_or(now)
         expires = at + timedelta(seconds=lease_seconds)
         kind_list = list(kinds)
         async with self.db.transaction() as conn:
@@ -186,12 +148,12 @@ class PgTaskStoreMixin:
                 at,
                 seq,
             )
-        return ClaimedTask(task=_task(row), lease_owner=owner, lease_expires_at=expires)
+        return ClaimedTask(task=task_from_row(row), lease_owner=owner, lease_expires_at=expires)
 
     async def heartbeat(
         self, task_id: str, owner: str, lease_seconds: float, *, now: datetime | None = None
     ) -> bool | None:
-        expires = _now(now) + timedelta(seconds=lease_seconds)
+        expires = now_or(now) + timedelta(seconds=lease_seconds)
         async with self.db.connection() as conn:
             cancel = await conn.fetchrow(
                 "UPDATE tasks SET lease_expires_at = $1 WHERE id = $2 AND lease_owner = $3 AND status = 'running'"
@@ -210,7 +172,7 @@ class PgTaskStoreMixin:
                 " WHERE id = $4 AND lease_owner = $5 AND status = 'running'",
                 progress,
                 message,
-                _now(None),
+                now_or(None),
                 task_id,
                 owner,
             )
@@ -236,9 +198,9 @@ class PgTaskStoreMixin:
                 " lease_owner = NULL, lease_expires_at = NULL"
                 " WHERE id = $6 AND lease_owner = $7 AND status = 'running'",
                 status.value,
-                _json(result),
-                _json(error),
-                _now(now),
+                dump_json(result),
+                dump_json(error),
+                now_or(now),
                 {TaskStatus.succeeded: "done", TaskStatus.cancelled: "cancelled on request"}.get(status),
                 task_id,
                 owner,
@@ -253,9 +215,9 @@ class PgTaskStoreMixin:
                 "UPDATE tasks SET status = 'queued', error = $1, run_after = $2, updated_at = $3,"
                 " message = 'retrying after a temporary failure', lease_owner = NULL, lease_expires_at = NULL"
                 " WHERE id = $4 AND lease_owner = $5 AND status = 'running'",
-                _json(error),
+                dump_json(error),
                 run_after,
-                _now(now),
+                now_or(now),
                 task_id,
                 owner,
             )
@@ -269,7 +231,7 @@ class PgTaskStoreMixin:
             " attempts = GREATEST(attempts - 1, 0), message = 'released at shutdown; resumes on restart',"
             " updated_at = $1 WHERE lease_owner = $2 AND status = 'running'"
         )
-        args: list[Any] = [_now(now), owner]
+        args: list[Any] = [now_or(now), owner]
         if task_ids is not None:
             if not task_ids:
                 return 0
@@ -283,13 +245,13 @@ class PgTaskStoreMixin:
         async with self.db.connection() as conn:
             tag = await conn.execute(
                 "UPDATE tasks SET lease_expires_at = $1 WHERE lease_owner = $2 AND status = 'running'",
-                _now(now) - timedelta(microseconds=1),
+                now_or(now) - timedelta(microseconds=1),
                 owner,
             )
         return rowcount(tag)
 
     async def recover_expired(self, *, now: datetime | None = None) -> int:
-        at = _now(now)
+        at = now_or(now)
         expired = "status = 'running' AND lease_expires_at < $1"
         cleared = "lease_owner = NULL, lease_expires_at = NULL, updated_at = $1"
         async with self.db.transaction() as conn:
@@ -302,7 +264,7 @@ class PgTaskStoreMixin:
                 f"UPDATE tasks SET status = 'failed', error = $2, finished_at = $1, {cleared}"
                 f" WHERE {expired} AND attempts >= max_attempts",
                 at,
-                _json(_GAVE_UP),
+                dump_json(GAVE_UP),
             )
             tag = await conn.execute(
                 f"UPDATE tasks SET status = 'queued', message = 'resumed after its worker stopped', {cleared}"

@@ -16,8 +16,9 @@ from typing import Any
 
 from dataproduct_mcp.domain.publication import EnqueueResult, OutboxRow, OutboxStatus
 from dataproduct_mcp.domain.tasks import Task
+from dataproduct_mcp.persistence.rows import now_or
 from dataproduct_mcp.persistence.sqlite_db import Database
-from dataproduct_mcp.persistence.sqlite_tasks import _now, _parse_ts, _ts, insert_task
+from dataproduct_mcp.persistence.sqlite_tasks import _parse_ts, _ts, insert_task
 
 __all__ = ["SqliteOutboxMixin"]
 
@@ -57,7 +58,7 @@ class SqliteOutboxMixin:
         retry_rejected: bool = False,
         now: datetime | None = None,
     ) -> EnqueueResult:
-        stamp = _ts(_now(now))
+        stamp = _ts(now_or(now))
         result = EnqueueResult(task_created=False, task_id=None)
         assigned: list[str] = []
         active_task: str | None = None
@@ -121,14 +122,14 @@ class SqliteOutboxMixin:
         async with self.db.write() as conn:
             await conn.execute(
                 "UPDATE ord_outbox SET attempts = attempts + 1, updated_at = ? WHERE idempotency_key = ?",
-                (_ts(_now(now)), key),
+                (_ts(now_or(now)), key),
             )
 
     async def outbox_error(self, key: str, error: str, *, now: datetime | None = None) -> None:
         async with self.db.write() as conn:
             await conn.execute(
                 "UPDATE ord_outbox SET last_error = ?, updated_at = ? WHERE idempotency_key = ? AND status = 'pending'",
-                (error[:MAX_ERROR_CHARS], _ts(_now(now)), key),
+                (error[:MAX_ERROR_CHARS], _ts(now_or(now)), key),
             )
 
     async def outbox_finish(
@@ -136,7 +137,7 @@ class SqliteOutboxMixin:
     ) -> bool:
         if status is OutboxStatus.pending:
             raise ValueError("pending is not a final outbox status")
-        stamp = _ts(_now(now))
+        stamp = _ts(now_or(now))
         delivered_at = stamp if status is OutboxStatus.delivered else None
         async with self.db.write() as conn:
             cur = await conn.execute(
@@ -149,7 +150,7 @@ class SqliteOutboxMixin:
     async def adopt_orphaned_publications(
         self, make_task: Callable[[str], Task], *, now: datetime | None = None
     ) -> list[Task]:
-        stamp = _ts(_now(now))
+        stamp = _ts(now_or(now))
         created: list[Task] = []
         async with self.db.write() as conn:
             tenants = await (

@@ -8,7 +8,6 @@ worker that lost its lease (it stalled, another worker recovered the task) chang
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -18,15 +17,13 @@ import aiosqlite
 
 from dataproduct_mcp.domain.tasks import ClaimedTask, Task, TaskPage, TaskStatus
 from dataproduct_mcp.errors import NotFound
+from dataproduct_mcp.persistence.rows import GAVE_UP, TASK_COLUMNS, dump_json, now_or, task_from_row
 from dataproduct_mcp.persistence.sqlite_db import Database
 
 __all__ = ["SqliteTaskStoreMixin", "insert_task"]
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_COLUMNS = (
-    "seq, id, tenant, kind, params, status, progress, message, result, error, attempts, max_attempts,"
-    " lease_owner, lease_expires_at, cancel_requested, trace_id, created_at, updated_at, started_at, finished_at"
-)
+_COLUMNS = TASK_COLUMNS
 
 
 def _ts(value: datetime) -> str:
@@ -36,36 +33,6 @@ def _ts(value: datetime) -> str:
 
 def _parse_ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.strptime(value, _TS_FORMAT).replace(tzinfo=UTC)
-
-
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(UTC)
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _task(row: sqlite3.Row) -> Task:
-    return Task(
-        id=row["id"],
-        tenant=row["tenant"],
-        kind=row["kind"],
-        params=json.loads(row["params"]),
-        status=TaskStatus(row["status"]),
-        progress=row["progress"],
-        message=row["message"],
-        result=None if row["result"] is None else json.loads(row["result"]),
-        error=None if row["error"] is None else json.loads(row["error"]),
-        attempts=row["attempts"],
-        max_attempts=row["max_attempts"],
-        cancel_requested=bool(row["cancel_requested"]),
-        trace_id=row["trace_id"],
-        created_at=_parse_ts(row["created_at"]) or datetime.now(UTC),  # NOT NULL in the table
-        updated_at=_parse_ts(row["updated_at"]) or datetime.now(UTC),
-        started_at=_parse_ts(row["started_at"]),
-        finished_at=_parse_ts(row["finished_at"]),
-    )
 
 
 async def insert_task(conn: aiosqlite.Connection, task: Task) -> None:
@@ -78,7 +45,7 @@ async def insert_task(conn: aiosqlite.Connection, task: Task) -> None:
             task.id,
             task.tenant,
             task.kind,
-            _json(task.params),
+            dump_json(task.params),
             task.status.value,
             task.progress,
             task.message,
@@ -142,7 +109,7 @@ class SqliteTaskStoreMixin:
         )
 
     async def request_cancel(self, tenant: str, task_id: str, *, now: datetime | None = None) -> Task:
-        stamp = _ts(_now(now))
+        stamp = _ts(now_or(now))
         async with self.db.write() as conn:
             await conn.execute(
                 "UPDATE tasks SET status = 'cancelled', message = 'cancelled before it started', finished_at = ?,"
@@ -166,7 +133,7 @@ class SqliteTaskStoreMixin:
     ) -> ClaimedTask | None:
         if not kinds:
             return None
-        at = _now(now)
+        at = now_or(now)
         stamp, expires = _ts(at), _ts(at + timedelta(seconds=lease_seconds))
         marks = ", ".join("?" for _ in kinds)
         sql = (
@@ -189,7 +156,7 @@ class SqliteTaskStoreMixin:
     async def heartbeat(
         self, task_id: str, owner: str, lease_seconds: float, *, now: datetime | None = None
     ) -> bool | None:
-        at = _now(now)
+        at = now_or(now)
         async with self.db.write() as conn:
             row = await (
                 await conn.execute(
@@ -206,7 +173,7 @@ class SqliteTaskStoreMixin:
             cur = await conn.execute(
                 "UPDATE tasks SET progress = ?, message = ?, updated_at = ?"
                 " WHERE id = ? AND lease_owner = ? AND status = 'running'",
-                (progress, message, _ts(_now(None)), task_id, owner),
+                (progress, message, _ts(now_or(None)), task_id, owner),
             )
             return cur.rowcount == 1
 
@@ -222,7 +189,7 @@ class SqliteTaskStoreMixin:
     ) -> bool:
         if status not in (TaskStatus.succeeded, TaskStatus.failed, TaskStatus.cancelled):
             raise ValueError(f"{status} is not a final status")
-        stamp = _ts(_now(now))
+        stamp = _ts(now_or(now))
         progress_sql = ", progress = 1" if status is TaskStatus.succeeded else ""
         async with self.db.write() as conn:
             cur = await conn.execute(
@@ -231,8 +198,8 @@ class SqliteTaskStoreMixin:
                 " WHERE id = ? AND lease_owner = ? AND status = 'running'",
                 (
                     status.value,
-                    _json(result),
-                    _json(error),
+                    dump_json(result),
+                    dump_json(error),
                     stamp,
                     stamp,
                     {TaskStatus.succeeded: "done", TaskStatus.cancelled: "cancelled on request"}.get(status),
@@ -250,7 +217,7 @@ class SqliteTaskStoreMixin:
                 "UPDATE tasks SET status = 'queued', error = ?, run_after = ?, updated_at = ?,"
                 " message = 'retrying after a temporary failure', lease_owner = NULL, lease_expires_at = NULL"
                 " WHERE id = ? AND lease_owner = ? AND status = 'running'",
-                (_json(error), _ts(run_after), _ts(_now(now)), task_id, owner),
+                (dump_json(error), _ts(run_after), _ts(now_or(now)), task_id, owner),
             )
             return cur.rowcount == 1
 
@@ -262,7 +229,7 @@ class SqliteTaskStoreMixin:
             " attempts = MAX(attempts - 1, 0), message = 'released at shutdown; resumes on restart', updated_at = ?"
             " WHERE lease_owner = ? AND status = 'running'"
         )
-        args: list[Any] = [_ts(_now(now)), owner]
+        args: list[Any] = [_ts(now_or(now)), owner]
         if task_ids is not None:
             if not task_ids:
                 return 0
@@ -277,21 +244,15 @@ class SqliteTaskStoreMixin:
         async with self.db.write() as conn:
             cur = await conn.execute(
                 "UPDATE tasks SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'running'",
-                (_ts(_now(now) - timedelta(microseconds=1)), owner),
+                (_ts(now_or(now) - timedelta(microseconds=1)), owner),
             )
             return cur.rowcount
 
     async def recover_expired(self, *, now: datetime | None = None) -> int:
-        stamp = _ts(_now(now))
+        stamp = _ts(now_or(now))
         expired = "status = 'running' AND lease_expires_at < ?"
         cleared = "lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
-        gave_up = _json(
-            {
-                "code": "internal",
-                "message": "the task's worker stopped before finishing it too many times",
-                "suggestion": "Look for crashes in the logs under the task's trace id, then submit it again.",
-            }
-        )
+        gave_up = dump_json(GAVE_UP)
         async with self.db.write() as conn:
             await conn.execute(
                 f"UPDATE tasks SET status = 'cancelled', message = 'cancelled on request', finished_at = ?, {cleared}"
@@ -343,3 +304,7 @@ class SqliteTaskStoreMixin:
         for kind, status, n in rows:
             out.setdefault(kind, {})[status] = int(n)
         return out
+
+
+def _task(row: sqlite3.Row) -> Task:
+    return task_from_row(row, _parse_ts)
