@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from tests.validators.text_helpers import table, validate
 
 from dataproduct_mcp.domain.schema import TableSchema
+from dataproduct_mcp.validators import csv as csv_validator
 from dataproduct_mcp.validators import tabular, textio
 from dataproduct_mcp.validators.base import Cancelled
 
@@ -203,3 +204,107 @@ def test_a_bad_byte_in_a_record_carried_across_parts_is_reported_once(tmp_path, 
         (8, 9, "encoding-error"),
         (8, 9, "format-error"),
     ]
+
+
+# -- parsing parts on several threads -----------------------------------------------------
+DEFECT = st.sampled_from(
+    [
+        "7,7\n",  # ragged: a missing cell
+        "8,8,eight,extra\n",  # ragged: an extra cell
+        "\n",  # blank row
+        "9,n/a,nine\n",  # type error in an integer column
+        '10,10,"two\nlines, quoted"\n',  # a quoted newline (may be cut by a part boundary)
+        "11,11,caf\xe9\n",  # non-ASCII, valid
+        "12,12," + "y" * 300 + "\n",  # longer than max_line_bytes below
+        "13,13,\x00\n",  # a NUL inside a value
+        "3,3,three\n",  # a duplicate id
+    ]
+)
+
+
+def _mostly_clean(n: int, defects: list[tuple[int, str]], newline: str) -> bytes:
+    rows = [f"{i},{i * 7},name {i}\n" for i in range(1, n + 1)]
+    for at, defect in sorted(defects, reverse=True):
+        rows.insert(at % (n + 1), defect)
+    text = "id,value,label\n" + "".join(rows)
+    return text.replace("\n", newline).encode("utf-8", "surrogateescape")
+
+
+def _everything(report) -> tuple:
+    return (
+        [f.model_dump() for f in report.errors],
+        [f.model_dump() for f in report.warnings],
+        report.error_count,
+        report.rows,
+        [c.model_dump() for c in report.columns],
+        report.sha256,
+        report.valid,
+    )
+
+
+UNIQUE_IDS = TableSchema.model_validate(
+    {
+        "columns": [
+            {"name": "id", "type": "integer", "unique": True},
+            {"name": "value", "type": "integer", "maximum": 5_000},
+            {"name": "label", "type": "string", "max_length": 12},
+        ]
+    }
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n=st.integers(min_value=0, max_value=900),
+    defects=st.lists(st.tuples(st.integers(min_value=0, max_value=900), DEFECT), max_size=6),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    chunk=st.sampled_from([16, 97, 1024, 4096]),
+    threads=st.sampled_from([2, 3]),
+    declared=st.booleans(),
+)
+def test_parallel_parsing_finds_exactly_what_one_thread_finds(
+    tmp_path, monkeypatch, n, defects, newline, chunk, threads, declared
+):
+    # a small sample: the chunk loop (and so the parallel pass) starts after a few lines
+    monkeypatch.setattr(csv_validator, "SAMPLE_BYTES", 256)
+    monkeypatch.setattr(textio, "CHUNK_BYTES", chunk)
+    path = write(tmp_path, _mostly_clean(n, defects, newline))
+    schema = UNIQUE_IDS if declared else None
+    one = validate(path, schema=schema, threads=1, max_line_bytes=200, max_errors=1_000)
+    many = validate(path, schema=schema, threads=threads, max_line_bytes=200, max_errors=1_000)
+    assert _everything(many) == _everything(one)
+
+
+def test_clean_parts_are_parsed_in_parallel_and_a_defect_deep_in_the_file_keeps_its_location(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_validator, "SAMPLE_BYTES", 4096)
+    monkeypatch.setattr(textio, "CHUNK_BYTES", 8192)
+    text = numbers(30_000, {21_000: "oops"})
+    path = write(tmp_path, text)
+    one = validate(path, threads=1)
+    two = validate(path, threads=2)
+    assert table(two) == table(one) == [(21_000, 21_001, 2, "type-error")]
+    assert text.encode()[two.errors[0].byte_offset :].startswith(b"21000,oops,")
+    # the parallel pass took the clean parts (half a chunk each), before and after the defect
+    assert two.extra["precise_chunks"] == 1
+    assert two.extra["fast_chunks"] > 1.5 * one.extra["fast_chunks"]
+
+
+def test_a_parallel_validation_stopped_midway_leaves_no_thread_behind(tmp_path, monkeypatch):
+    import threading
+
+    from dataproduct_mcp.validators.base import ValidationOptions
+    from dataproduct_mcp.validators.registry import validate_path
+
+    monkeypatch.setattr(textio, "CHUNK_BYTES", 8192)
+    path = write(tmp_path, numbers(200_000))  # about 4 MB: far more than the sample
+    polls = 0
+
+    def cancelled() -> bool:
+        nonlocal polls
+        polls += 1
+        return polls > 40
+
+    with pytest.raises(Cancelled):
+        validate_path(path, ValidationOptions(threads=3), is_cancelled=cancelled)
+    assert polls > 40
+    assert not [t for t in threading.enumerate() if t.name.startswith("dpmcp-parse")]

@@ -23,7 +23,7 @@ import pyarrow.ipc as ipc
 
 from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators._batches import BatchChecker, column_infos
-from dataproduct_mcp.validators._containers import BackgroundHash
+from dataproduct_mcp.validators._threads import BackgroundHash
 from dataproduct_mcp.validators.base import (
     Cancelled,
     FormatResult,

@@ -53,6 +53,7 @@ class ValidationOptions:
     time_budget_s: float = 600.0
     max_line_bytes: int = 16 * 1024 * 1024  # one line / field / cell bigger than this is a finding
     max_uncompressed_bytes: int = 8 * 1024 * 1024 * 1024  # bound for gzip / xlsx (zip-bomb guard)
+    threads: int = 0  # parser threads for one file; 0 = the cores this process may use (at most 4)
 
     def cache_key(self) -> tuple[Any, ...]:
         schema = self.schema.model_dump_json() if self.schema is not None else None

@@ -19,6 +19,7 @@ next chunk. A line or record longer than ``options.max_line_bytes`` is a ``forma
 from __future__ import annotations
 
 import csv as _csv
+import functools
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ import pyarrow.csv as pacsv
 
 from dataproduct_mcp.domain.schema import ColumnType
 from dataproduct_mcp.domain.validation import FindingCode
-from dataproduct_mcp.validators._containers import BackgroundHash
+from dataproduct_mcp.validators._threads import BackgroundHash, OrderedPool, available_cores
 from dataproduct_mcp.validators.base import (
     FormatResult,
     Source,
@@ -45,6 +46,8 @@ __all__ = ["VALIDATOR", "CsvValidator"]
 SAMPLE_ROWS = 1000  # type inference looks at the first SAMPLE_ROWS records within SAMPLE_BYTES
 SAMPLE_BYTES = 1 << 20
 _HEADER_PROBE = 1 << 16
+MAX_PARSE_THREADS = 4  # parts parsed at once (capped by the cores this process may use)
+_CLEAN_TO_RESUME = 2  # clean parts in a row after a dirty one before parsing in parallel again
 _csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # fields are bounded by max_line_bytes instead
 
 CHECKS = (
@@ -152,6 +155,81 @@ class _FeedState:
     records: int = 0
     exhausted: bool = False
     bad_bytes: list[tuple[int, int, int | None]] = field(default_factory=list)  # (byte, line, offset)
+
+
+class _Parts:
+    """Whole-line parts of the text stream for the parallel pass, about ``size`` bytes each.
+
+    The first parts are slices of the data already read (no copy); then each part is read into
+    a buffer of its own, behind the few bytes of an unfinished line carried over from the last
+    one, and buffers come back through :meth:`recycle` once their part is validated: on these
+    machines touching fresh memory costs more than parsing it. :meth:`next` returns None at the
+    end of the data and when a line is longer than a part or ``limit`` (the sequential loop
+    handles those); :meth:`rest` is what has been read but not handed out.
+    """
+
+    def __init__(self, chunks: TextChunks, pending: bytes, eof: bool, size: int, limit: int) -> None:
+        self.chunks = chunks
+        self.size = size
+        self.limit = limit
+        self.eof = eof
+        self.owner: bytes | bytearray = pending
+        self.start = 0
+        self.end = len(pending)
+        self.stuck = False
+        self._free: list[bytearray] = []
+        self._lent: dict[int, int] = {}  # id(buffer) -> parts of it not yet recycled
+        self._capacity = size + size // 4  # room for a carried-over line in front of a read
+
+    def next(self) -> tuple[bytes | bytearray, memoryview] | None:
+        while not self.stuck:
+            avail = self.end - self.start
+            if self.eof and avail <= self.size:
+                cut = self.end
+            elif avail >= self.size or self.eof:
+                hi = self.start + self.size
+                cut = self.owner.rfind(b"\n", self.start, hi) + 1 or self.owner.find(b"\n", hi, self.end) + 1
+                if not cut and self.eof:
+                    cut = self.end
+            else:
+                cut = 0
+            if cut - self.start > self.limit:
+                self.stuck = True
+            elif cut > self.start:
+                part = memoryview(self.owner)[self.start : cut]
+                self.start = cut
+                self._lent[id(self.owner)] = self._lent.get(id(self.owner), 0) + 1
+                return self.owner, part
+            elif self.eof:
+                return None
+            else:
+                self._read()
+        return None
+
+    def _read(self) -> None:
+        carried = self.end - self.start
+        if carried > self.limit:
+            self.stuck = True
+            return
+        want = carried + self.size
+        buf = self._free.pop() if self._free and want <= self._capacity else bytearray(max(want, self._capacity))
+        with memoryview(buf) as view, memoryview(self.owner) as old:
+            view[:carried] = old[self.start : self.end]
+            n = self.chunks.readinto(view[carried : carried + self.size])
+        self.eof = n == 0
+        self.owner, self.start, self.end = buf, 0, carried + n
+
+    def recycle(self, owner: bytes | bytearray, part: memoryview) -> None:
+        """``part`` of ``owner`` is done with: its buffer can take a later read."""
+        part.release()
+        left = self._lent.pop(id(owner)) - 1
+        if left:
+            self._lent[id(owner)] = left
+        elif isinstance(owner, bytearray) and owner is not self.owner and len(owner) == self._capacity:
+            self._free.append(owner)
+
+    def rest(self) -> bytes:
+        return bytes(memoryview(self.owner)[self.start : self.end])
 
 
 @dataclass
@@ -334,11 +412,76 @@ class CsvValidator:
     def _chunk_loop(
         self, chunks: TextChunks, ctx: ValidationContext, checker: TableChecker, run: _Run, pending: bytes, eof: bool
     ) -> None:
-        """Chunks are read into one reused buffer (fresh 4 MiB allocations per chunk cost
-        page faults); the unprocessed tail moves to its front before the next read."""
+        """The parallel pass runs while parts are clean; the sequential loop takes over at the
+        first dirty part (or an overlong line) and hands back after ``_CLEAN_TO_RESUME`` clean
+        parts in a row, so a clean stretch after a bad row is parsed in parallel again."""
+        workers = self._workers(ctx)
+        while True:
+            if workers > 1 and not eof:
+                pending, eof = self._parallel_pass(chunks, ctx, checker, run, pending, eof, workers)
+                if eof and not pending:
+                    return
+            resume = _CLEAN_TO_RESUME if workers > 1 else None
+            handed_back = self._sequential(chunks, ctx, checker, run, pending, eof, resume)
+            if handed_back is None:
+                return
+            pending, eof = handed_back
+
+    @staticmethod
+    def _workers(ctx: ValidationContext) -> int:
+        threads = ctx.options.threads
+        return max(1, threads if threads else min(available_cores(), MAX_PARSE_THREADS))
+
+    def _parallel_pass(
+        self,
+        chunks: TextChunks,
+        ctx: ValidationContext,
+        checker: TableChecker,
+        run: _Run,
+        pending: bytes,
+        eof: bool,
+        workers: int,
+    ) -> tuple[bytes, bool]:
+        """Parse parts (whole lines, about one chunk each) ahead on ``workers`` threads and
+        take them in order while they are clean. Returns the bytes not validated yet (from
+        ``run.offset``) and whether the file has been read to its end."""
+        parse = functools.partial(self._parse, *self._arrow_types(checker))
+        parts = _Parts(chunks, pending, eof, max(1, chunks.chunk_bytes // 2), ctx.options.max_line_bytes)
+        with OrderedPool(lambda item: parse(item[1]), workers) as pool:
+            while True:
+                while not pool.full and (item := parts.next()) is not None:
+                    pool.submit(item)
+                if not len(pool):
+                    return parts.rest(), parts.eof
+                (owner, part), table = pool.next()
+                if table is None or not checker.batch_is_clean(table, run.rows + 1):
+                    rest = [part, *(view for _, view in pool.drain()), parts.rest()]
+                    return b"".join(rest), parts.eof
+                run.fast_chunks += 1
+                run.rows += table.num_rows
+                chunks.consumed(part)
+                run.offset += len(part)
+                parts.recycle(owner, part)
+                ctx.checkpoint(chunks.raw_done)
+
+    def _sequential(
+        self,
+        chunks: TextChunks,
+        ctx: ValidationContext,
+        checker: TableChecker,
+        run: _Run,
+        pending: bytes,
+        eof: bool,
+        resume_after: int | None,
+    ) -> tuple[bytes, bool] | None:
+        """One part at a time on this thread, precise where a part is dirty. Chunks are read
+        into one reused buffer (fresh 4 MiB allocations per chunk cost page faults); the
+        unprocessed tail moves to its front before the next read. Returns the unread rest
+        after ``resume_after`` clean parts in a row (None: the file is done)."""
         limit = ctx.options.max_line_bytes
+        clean_run = 0
         step = chunks.chunk_bytes
-        buf = bytearray(max(2 * step, len(pending) + step))
+        buf = bytearray(len(pending) + (0 if eof else step))  # sized to need: fresh memory is dear
         end = len(pending)
         buf[:end] = pending
         carried = 0  # bytes of a record that ran past the previous part: the next one goes further
@@ -355,7 +498,7 @@ class CsvValidator:
                 eof = n == 0
                 end += n
             if end == 0:
-                return
+                return None
             cut = _cut(buf, end, step, eof, carried)
             need_more = cut == 0
             if need_more:
@@ -378,6 +521,7 @@ class CsvValidator:
                     continue
                 if long_at is not None:
                     cut, before_long_line = long_at, True
+            precise_before = run.precise_chunks
             with memoryview(buf) as view:
                 used = self._process(chunks, ctx, checker, run, view[:cut], eof and cut == end)
             if used < cut:  # the last record runs on past the part (a quoted value with newlines)
@@ -390,7 +534,7 @@ class CsvValidator:
                         byte_offset=chunks.offset(run.offset + used),
                     )
                     run.extra["stopped"] = "record-too-long"
-                    return
+                    return None
                 carried = cut - used
                 need_more = not eof
             else:
@@ -400,7 +544,10 @@ class CsvValidator:
             end -= used
             ctx.checkpoint(chunks.raw_done)
             if eof and end == 0:
-                return
+                return None
+            clean_run = clean_run + 1 if used == cut and run.precise_chunks == precise_before else 0
+            if resume_after is not None and clean_run >= resume_after:
+                return bytes(buf[:end]), eof
 
     def _process(
         self, chunks: TextChunks, ctx: ValidationContext, checker: TableChecker, run: _Run, part: memoryview, eof: bool
@@ -447,11 +594,22 @@ class CsvValidator:
 
     def _fast(self, checker: TableChecker, part: memoryview, first_row: int) -> int | None:
         """Parse ``part`` with Arrow; its row count if it is clean, None if it is dirty."""
-        width = checker.width
-        names = [f"c{i}" for i in range(width)]
+        table = self._parse(*self._arrow_types(checker), part)
+        if table is None or not checker.batch_is_clean(table, first_row):
+            return None
+        return int(table.num_rows)
+
+    @staticmethod
+    def _arrow_types(checker: TableChecker) -> tuple[list[str], dict[str, pa.DataType]]:
+        names = [f"c{i}" for i in range(checker.width)]
         types = {
             n: arrow_type_for(c.type or ColumnType.string, tz=c.tz) for n, c in zip(names, checker.columns, strict=True)
         }
+        return names, types
+
+    def _parse(self, names: list[str], types: dict[str, pa.DataType], part: bytes | memoryview) -> pa.Table | None:
+        """``part`` converted to the column types, or None if Arrow refuses it or it ends inside
+        a quoted value. Touches no shared state: the parallel pass runs it on worker threads."""
         try:
             table = pacsv.read_csv(
                 pa.py_buffer(part),
@@ -472,9 +630,7 @@ class CsvValidator:
             return None
         if table.num_rows and _ends_inside_quotes(table):
             return None
-        if not checker.batch_is_clean(table, first_row):
-            return None
-        return int(table.num_rows)
+        return table
 
     def _precise(
         self, chunks: TextChunks, ctx: ValidationContext, checker: TableChecker, run: _Run, part: memoryview, eof: bool

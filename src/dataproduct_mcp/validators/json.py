@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from dataproduct_mcp.domain.validation import FindingCode
-from dataproduct_mcp.validators._containers import BackgroundHash
+from dataproduct_mcp.validators._threads import BackgroundHash
 from dataproduct_mcp.validators.base import FormatResult, Source, TimeBudgetExceeded, ValidationContext
 from dataproduct_mcp.validators.jsonl import looks_like_json_lines
 from dataproduct_mcp.validators.jsonrecords import RecordSink

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from dataproduct_mcp.domain.validation import FindingCode
-from dataproduct_mcp.validators._containers import BackgroundHash
+from dataproduct_mcp.validators._threads import BackgroundHash
 from dataproduct_mcp.validators.base import FormatResult, Source, TimeBudgetExceeded, ValidationContext
 from dataproduct_mcp.validators.jsonrecords import RecordSink
 from dataproduct_mcp.validators.textio import TextChunks

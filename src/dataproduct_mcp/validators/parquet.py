@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators._batches import BatchChecker, column_infos
-from dataproduct_mcp.validators._containers import BackgroundHash, prefetch
+from dataproduct_mcp.validators._threads import BackgroundHash, prefetch
 from dataproduct_mcp.validators.base import (
     Cancelled,
     FormatResult,

@@ -109,6 +109,9 @@ class TextChunks:
 
     def read(self) -> bytes:
         """The next chunk (about ``chunk_bytes``), ``b""`` at the end or after a fatal finding."""
+        if self._carry:  # what readinto() could not hand out
+            data, self._carry = self._carry, b""
+            return data
         if self.stopped:
             return b""
         data = self._read_raw()

@@ -23,7 +23,7 @@ from typing import Any
 
 from dataproduct_mcp.domain.schema import ColumnType
 from dataproduct_mcp.domain.validation import FindingCode
-from dataproduct_mcp.validators._containers import BackgroundHash
+from dataproduct_mcp.validators._threads import BackgroundHash
 from dataproduct_mcp.validators.base import (
     Cancelled,
     FormatResult,
