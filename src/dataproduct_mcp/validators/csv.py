@@ -47,6 +47,7 @@ SAMPLE_ROWS = 1000  # type inference looks at the first SAMPLE_ROWS records with
 SAMPLE_BYTES = 1 << 20
 _HEADER_PROBE = 1 << 16
 MAX_PARSE_THREADS = 4  # parts parsed at once (capped by the cores this process may use)
+_PARTS_PER_CHUNK = 2  # parts of the parallel pass are smaller than chunks: less memory in flight
 _CLEAN_TO_RESUME = 2  # clean parts in a row after a dirty one before parsing in parallel again
 _csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # fields are bounded by max_line_bytes instead
 
@@ -168,14 +169,15 @@ class _Parts:
     handles those); :meth:`rest` is what has been read but not handed out.
     """
 
-    def __init__(self, chunks: TextChunks, pending: bytes, eof: bool, size: int, limit: int) -> None:
+    def __init__(self, chunks: TextChunks, pending: tuple[bytes, int], eof: bool, size: int, limit: int) -> None:
         self.chunks = chunks
         self.size = size
         self.limit = limit
         self.eof = eof
-        self.owner: bytes | bytearray = pending
-        self.start = 0
-        self.end = len(pending)
+        self.owner: bytes | bytearray = pending[0]
+        self._first = pending[0]
+        self.start = pending[1]
+        self.end = len(pending[0])
         self.stuck = False
         self._free: list[bytearray] = []
         self._lent: dict[int, int] = {}  # id(buffer) -> parts of it not yet recycled
@@ -184,38 +186,40 @@ class _Parts:
     def next(self) -> tuple[bytes | bytearray, memoryview] | None:
         while not self.stuck:
             avail = self.end - self.start
-            if self.eof and avail <= self.size:
-                cut = self.end
-            elif avail >= self.size or self.eof:
-                hi = self.start + self.size
-                cut = self.owner.rfind(b"\n", self.start, hi) + 1 or self.owner.find(b"\n", hi, self.end) + 1
-                if not cut and self.eof:
-                    cut = self.end
-            else:
-                cut = 0
-            if cut - self.start > self.limit:
-                self.stuck = True
-            elif cut > self.start:
-                part = memoryview(self.owner)[self.start : cut]
-                self.start = cut
-                self._lent[id(self.owner)] = self._lent.get(id(self.owner), 0) + 1
-                return self.owner, part
-            elif self.eof:
-                return None
-            else:
-                self._read()
+            # the data read before the pass is cut as it is; later reads are sized to one part
+            if avail and (avail >= self.size or self.eof or self.owner is self._first):
+                cut = self._cut()
+                if cut - self.start > self.limit:
+                    self.stuck = True
+                elif cut:
+                    part = memoryview(self.owner)[self.start : cut]
+                    self.start = cut
+                    self._lent[id(self.owner)] = self._lent.get(id(self.owner), 0) + 1
+                    return self.owner, part
+            if self.stuck or self.eof:
+                break
+            self._read()
         return None
+
+    def _cut(self) -> int:
+        """End of the next part: after the last newline within ``size`` bytes (or the first one
+        after them); the end of the data at the end of the file; 0 if more must be read."""
+        if self.eof and self.end - self.start <= self.size:
+            return self.end
+        hi = min(self.start + self.size, self.end)
+        cut = self.owner.rfind(b"\n", self.start, hi) + 1 or self.owner.find(b"\n", hi, self.end) + 1
+        return cut or (self.end if self.eof else 0)
 
     def _read(self) -> None:
         carried = self.end - self.start
         if carried > self.limit:
             self.stuck = True
             return
-        want = carried + self.size
+        want = carried + max(self.size - carried, self.size // 4)  # about one part, whatever was carried
         buf = self._free.pop() if self._free and want <= self._capacity else bytearray(max(want, self._capacity))
         with memoryview(buf) as view, memoryview(self.owner) as old:
             view[:carried] = old[self.start : self.end]
-            n = self.chunks.readinto(view[carried : carried + self.size])
+            n = self.chunks.readinto(view[carried:want])
         self.eof = n == 0
         self.owner, self.start, self.end = buf, 0, carried + n
 
@@ -293,7 +297,7 @@ class CsvValidator:
 
     def _run(self, chunks: TextChunks, ctx: ValidationContext, run: _Run) -> TableChecker | None:
         ctx.check("encoding")
-        data, eof = chunks.read(), False
+        data, eof = chunks.read(_HEADER_PROBE + SAMPLE_BYTES), False  # parsing waits for no more
         if not data:
             if not chunks.stopped:
                 ctx.findings.error(FindingCode.empty_file, "file has no content")
@@ -307,7 +311,7 @@ class CsvValidator:
             more = chunks.read()
             eof = not more
             data += more
-        types = self._infer_types(chunks, ctx, header, data[header_len:], eof)
+        types = self._infer_types(chunks, ctx, header, memoryview(data)[header_len:], eof)
         checker = TableChecker(ctx, header, ctx.options.schema, [t for t, _ in types])
         for col, (_, tz) in zip(checker.columns, types, strict=True):
             col.tz = tz
@@ -315,7 +319,7 @@ class CsvValidator:
             ctx.check(name)
         run.offset = chunks.start_offset + header_len
         chunks.consumed(memoryview(data)[:header_len])
-        self._chunk_loop(chunks, ctx, checker, run, data[header_len:], eof)
+        self._chunk_loop(chunks, ctx, checker, run, (data, header_len), eof)
         if checker.schema is not None:
             ctx.check("constraints")
         return checker
@@ -348,13 +352,13 @@ class CsvValidator:
         return None, 0, data, eof
 
     def _infer_types(
-        self, chunks: TextChunks, ctx: ValidationContext, header: list[str], body: bytes, eof: bool
+        self, chunks: TextChunks, ctx: ValidationContext, header: list[str], body: memoryview, eof: bool
     ) -> list[tuple[ColumnType, str | None]]:
         """Column types: declared, or inferred from the first ``SAMPLE_ROWS`` lines of the
         first ``SAMPLE_BYTES`` (the same sample whatever the chunk size). Arrow infers the
         sample first; only the columns it leaves as text get the outlier-tolerant Python
         inference (Arrow's own inference widens to text on a single outlier)."""
-        head = body[:SAMPLE_BYTES]
+        head = bytes(body[:SAMPLE_BYTES])  # the sample only: the body is the whole first chunk
         final = eof and len(head) == len(body)
         schema = ctx.options.schema
         declared = {c.name: c.type for c in schema.columns} if schema else {}
@@ -410,16 +414,24 @@ class CsvValidator:
 
     # -- the chunk loop ---------------------------------------------------------------
     def _chunk_loop(
-        self, chunks: TextChunks, ctx: ValidationContext, checker: TableChecker, run: _Run, pending: bytes, eof: bool
+        self,
+        chunks: TextChunks,
+        ctx: ValidationContext,
+        checker: TableChecker,
+        run: _Run,
+        pending: tuple[bytes, int],
+        eof: bool,
     ) -> None:
-        """The parallel pass runs while parts are clean; the sequential loop takes over at the
-        first dirty part (or an overlong line) and hands back after ``_CLEAN_TO_RESUME`` clean
-        parts in a row, so a clean stretch after a bad row is parsed in parallel again."""
+        """``pending`` is data read but not validated yet, and where in it validation is up to
+        (no copy of the first chunk). The parallel pass runs while parts are clean; the
+        sequential loop takes over at the first dirty part (or an overlong line) and hands back
+        after ``_CLEAN_TO_RESUME`` clean parts in a row, so a clean stretch after a bad row is
+        parsed in parallel again."""
         workers = self._workers(ctx)
         while True:
             if workers > 1 and not eof:
                 pending, eof = self._parallel_pass(chunks, ctx, checker, run, pending, eof, workers)
-                if eof and not pending:
+                if eof and len(pending[0]) == pending[1]:
                     return
             resume = _CLEAN_TO_RESUME if workers > 1 else None
             handed_back = self._sequential(chunks, ctx, checker, run, pending, eof, resume)
@@ -438,25 +450,25 @@ class CsvValidator:
         ctx: ValidationContext,
         checker: TableChecker,
         run: _Run,
-        pending: bytes,
+        pending: tuple[bytes, int],
         eof: bool,
         workers: int,
-    ) -> tuple[bytes, bool]:
+    ) -> tuple[tuple[bytes, int], bool]:
         """Parse parts (whole lines, about one chunk each) ahead on ``workers`` threads and
         take them in order while they are clean. Returns the bytes not validated yet (from
         ``run.offset``) and whether the file has been read to its end."""
         parse = functools.partial(self._parse, *self._arrow_types(checker))
-        parts = _Parts(chunks, pending, eof, max(1, chunks.chunk_bytes // 2), ctx.options.max_line_bytes)
+        parts = _Parts(chunks, pending, eof, max(1, chunks.chunk_bytes // _PARTS_PER_CHUNK), ctx.options.max_line_bytes)
         with OrderedPool(lambda item: parse(item[1]), workers) as pool:
             while True:
                 while not pool.full and (item := parts.next()) is not None:
                     pool.submit(item)
                 if not len(pool):
-                    return parts.rest(), parts.eof
+                    return (parts.rest(), 0), parts.eof
                 (owner, part), table = pool.next()
                 if table is None or not checker.batch_is_clean(table, run.rows + 1):
                     rest = [part, *(view for _, view in pool.drain()), parts.rest()]
-                    return b"".join(rest), parts.eof
+                    return (b"".join(rest), 0), parts.eof
                 run.fast_chunks += 1
                 run.rows += table.num_rows
                 chunks.consumed(part)
@@ -470,10 +482,10 @@ class CsvValidator:
         ctx: ValidationContext,
         checker: TableChecker,
         run: _Run,
-        pending: bytes,
+        pending: tuple[bytes, int],
         eof: bool,
         resume_after: int | None,
-    ) -> tuple[bytes, bool] | None:
+    ) -> tuple[tuple[bytes, int], bool] | None:
         """One part at a time on this thread, precise where a part is dirty. Chunks are read
         into one reused buffer (fresh 4 MiB allocations per chunk cost page faults); the
         unprocessed tail moves to its front before the next read. Returns the unread rest
@@ -481,9 +493,10 @@ class CsvValidator:
         limit = ctx.options.max_line_bytes
         clean_run = 0
         step = chunks.chunk_bytes
-        buf = bytearray(len(pending) + (0 if eof else step))  # sized to need: fresh memory is dear
-        end = len(pending)
-        buf[:end] = pending
+        data, start = pending
+        end = len(data) - start
+        buf = bytearray(end + (0 if eof else step))  # sized to need: fresh memory is dear
+        buf[:end] = memoryview(data)[start:]
         carried = 0  # bytes of a record that ran past the previous part: the next one goes further
         need_more = False
         while True:
@@ -547,7 +560,7 @@ class CsvValidator:
                 return None
             clean_run = clean_run + 1 if used == cut and run.precise_chunks == precise_before else 0
             if resume_after is not None and clean_run >= resume_after:
-                return bytes(buf[:end]), eof
+                return (bytes(buf[:end]), 0), eof
 
     def _process(
         self, chunks: TextChunks, ctx: ValidationContext, checker: TableChecker, run: _Run, part: memoryview, eof: bool

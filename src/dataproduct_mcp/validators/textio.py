@@ -107,14 +107,15 @@ class TextChunks:
         except (OSError, ValueError):
             return 0
 
-    def read(self) -> bytes:
-        """The next chunk (about ``chunk_bytes``), ``b""`` at the end or after a fatal finding."""
+    def read(self, size: int | None = None) -> bytes:
+        """The next chunk (about ``size`` or ``chunk_bytes``), ``b""`` at the end or after a
+        fatal finding."""
         if self._carry:  # what readinto() could not hand out
             data, self._carry = self._carry, b""
             return data
         if self.stopped:
             return b""
-        data = self._read_raw()
+        data = self._read_raw(min(size or self.chunk_bytes, self.chunk_bytes))
         if self._decoder is not None:
             data = self._transcode(data)
         if self._first:
@@ -141,9 +142,9 @@ class TextChunks:
         self._carry = data[n:]
         return n
 
-    def _read_raw(self) -> bytes:
+    def _read_raw(self, size: int) -> bytes:
         try:
-            data: bytes = self._stream.read(self.chunk_bytes)
+            data: bytes = self._stream.read(size)
         except (OSError, EOFError, zlib.error) as exc:
             where = "gzip stream" if self.gzip else "file"
             self.ctx.findings.error(FindingCode.format_error, f"cannot read the {where}: {exc}")
