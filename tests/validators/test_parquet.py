@@ -185,3 +185,62 @@ def test_footer_that_makes_pyarrow_abort_on_column_metadata_is_a_finding_not_a_c
     # validator never builds column-chunk metadata, and decoding the row group only raises.
     _, ctx, _ = run(DATA / "invalid" / "fuzz_histogram.parquet")
     assert table(ctx) == [(1, None, None, "format-error")]
+
+
+# -- dictionary-encoded string columns ------------------------------------------------------
+def _two_kinds_of_strings(path: Path, *, bad_row: int | None = None, groups: int = 4, per_group: int = 1000) -> None:
+    """``city``: ten values, dictionary-encoded throughout; ``code``: unique per row (the
+    writer falls back to plain pages). ``bad_row`` (0-based) gets a city that is not UTF-8."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = groups * per_group
+    cities = [f"city-{i % 10}-é".encode() for i in range(n)]
+    if bad_row is not None:
+        cities[bad_row] = b"\xffbad"
+    table = pa.table(
+        {
+            "id": pa.array(range(n), pa.int64()),
+            "city": pa.array(cities, pa.binary()).view(pa.string()),
+            "code": pa.array([f"code-{i:08d}-{'x' * 40}" for i in range(n)], pa.string()),
+        }
+    )
+    pq.write_table(table, path, row_group_size=per_group, dictionary_pagesize_limit=4096, write_page_checksum=True)
+
+
+def test_only_string_columns_dictionary_encoded_throughout_are_read_as_dictionaries(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from dataproduct_mcp.validators.parquet import _dictionary_columns
+
+    path = tmp_path / "two.parquet"
+    _two_kinds_of_strings(path)
+    assert _dictionary_columns(pq.ParquetFile(path), 0) == ["city"]
+    result, ctx, _ = run(path)
+    assert table(ctx) == [] and result.rows == 4000
+    assert [(c.name, c.type) for c in result.columns] == [("id", "integer"), ("city", "string"), ("code", "string")]
+
+
+@pytest.mark.parametrize("bad_row", [5, 2_500])  # in the first row group (read plain), in the third (dictionary)
+def test_bad_utf8_in_a_dictionary_column_is_found_at_its_row(tmp_path: Path, bad_row: int) -> None:
+    path = tmp_path / "bad.parquet"
+    _two_kinds_of_strings(path, bad_row=bad_row)
+    _, ctx, _ = run(path)
+    assert table(ctx) == [(bad_row + 1, None, 2, "encoding-error")]
+    assert ctx.findings.errors[0].column_name == "city"
+
+
+def test_declared_constraints_hold_on_columns_read_as_dictionaries(tmp_path: Path) -> None:
+    path = tmp_path / "c.parquet"
+    _two_kinds_of_strings(path)
+    schema = TableSchema.model_validate(
+        {
+            "columns": [
+                {"name": "id", "type": "integer"},
+                {"name": "city", "type": "string", "enum": [f"city-{i}-é" for i in range(9)]},  # not city-9
+                {"name": "code", "type": "string"},
+            ]
+        }
+    )
+    _, ctx, _ = run(path, schema=schema, max_errors=1_000)
+    assert table(ctx) == [(row, None, 2, "constraint-error") for row in range(10, 4001, 10)]

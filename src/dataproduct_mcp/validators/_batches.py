@@ -123,6 +123,31 @@ def declared_checker(schema: pa.Schema, ctx: ValidationContext) -> TableChecker 
     return TableChecker(ctx, names, effective, header_line=None)
 
 
+def _full_columns(schema: pa.Schema) -> list[int]:
+    """Columns whose values full validation can find fault with (UTF-8, offsets, dictionary
+    indices, decimal precision...). Fixed-width numbers, booleans and temporal values have
+    nothing to check beyond their buffer sizes, which :meth:`RecordBatch.validate` checks."""
+    return [i for i, f in enumerate(schema) if not _fixed_width_plain(f.type)]
+
+
+def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with dictionary columns decoded (the declared-schema checks compare values)."""
+    if not any(pa.types.is_dictionary(t) for t in batch.schema.types):
+        return batch
+    columns = [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c for c in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _fixed_width_plain(t: pa.DataType) -> bool:
+    return (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_temporal(t)
+        or pa.types.is_null(t)
+    )
+
+
 class BatchChecker:
     """Checks every record batch of one file: structure, and the declared schema if any.
 
@@ -131,9 +156,15 @@ class BatchChecker:
     constraints are checked by the shared :class:`~dataproduct_mcp.validators.tabular.TableChecker`.
     """
 
-    def __init__(self, schema: pa.Schema, ctx: ValidationContext, *, full_validate: bool = True) -> None:
+    def __init__(
+        self, schema: pa.Schema, ctx: ValidationContext, *, full_validate: bool = True, decoded: bool = False
+    ) -> None:
+        """``decoded``: batches come from a decoder that builds every array itself (Parquet), so
+        fixed-width columns need no full check; batches read from Arrow IPC carry the file's own
+        buffers and null counts, which a hostile file can forge, and get the full check everywhere."""
         self.ctx = ctx
         self.full_validate = full_validate
+        self.decoded = decoded
         if full_validate:
             ctx.check("values")
         self.names = safe_names(schema)
@@ -143,19 +174,31 @@ class BatchChecker:
             ctx.findings.error(FindingCode.encoding_error, "column name is not valid UTF-8", column=i + 1)
         self.table = declared_checker(schema, ctx)
 
+    def values_are_sound(self, batch: pa.RecordBatch) -> bool:
+        """Whether ``batch`` passes full validation (reports nothing)."""
+        if not self.full_validate:
+            return True
+        try:
+            if not self.decoded:
+                batch.validate(full=True)
+                return True
+            batch.validate()
+            for i in _full_columns(batch.schema):
+                batch.column(i).validate(full=True)
+        except (pa.ArrowException, UnicodeDecodeError):
+            return False
+        return True
+
     def check(self, batch: pa.RecordBatch, row_offset: int) -> None:
         if self.renamed:  # pyarrow raises on every column access while a name is not UTF-8
             batch = batch.rename_columns(self.names)
-        if self.full_validate:
-            try:
-                batch.validate(full=True)
-            except pa.ArrowException as exc:
-                self._locate_invalid(batch, row_offset, str(exc))
-                return
+        if not self.values_are_sound(batch):
+            self._locate_invalid(batch, row_offset)
+            return
         if self.table is not None:
-            self.table.check_batch(batch, row_offset + 1)
+            self.table.check_batch(_plain(batch), row_offset + 1)
 
-    def _locate_invalid(self, batch: pa.RecordBatch, row_offset: int, message: str) -> None:
+    def _locate_invalid(self, batch: pa.RecordBatch, row_offset: int) -> None:
         """A batch failed full validation: point at the bad column, and at rows for bad UTF-8."""
         findings = self.ctx.findings
         located = False
@@ -167,6 +210,12 @@ class BatchChecker:
                 continue
             except pa.ArrowException as exc:
                 column_message = str(exc)
+            if pa.types.is_dictionary(field.type) and _is_string(field.type.value_type):
+                try:  # bad UTF-8 in the dictionary: locate the rows that use it
+                    column = column.dictionary_decode()
+                    field = pa.field(field.name, column.type)
+                except pa.ArrowException:
+                    pass  # indices out of range: a format error below
             if _is_string(field.type) and "utf8" in column_message.lower():
                 reported = False
                 binary = column.view(
@@ -203,4 +252,9 @@ class BatchChecker:
                 column_name=name,
             )
         if not located:
+            try:
+                batch.validate(full=True)
+                message = "the batch does not match its schema"
+            except (pa.ArrowException, UnicodeDecodeError) as exc:
+                message = str(exc)
             findings.error(FindingCode.format_error, f"invalid record batch: {message}", row=row_offset + 1)

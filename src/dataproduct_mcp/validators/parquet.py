@@ -6,6 +6,11 @@ then every row group decoded batch by batch with page CRC verification on (pages
 wrote no CRC are decoded without one: Parquet makes the CRC optional). A row group that fails to
 decode is reported and the next one is still read, so one corrupt page does not hide the rest.
 Memory is bounded by one batch per column plus the read buffer, whatever the file size.
+
+A string column that the first row group shows to be dictionary-encoded is read as a dictionary
+from the second row group on: its values are not copied out once per row, and their UTF-8 is
+checked once per dictionary. Fixed-width columns built by the decoder need no full validation
+(strings, dictionaries, decimals and nested values get it).
 """
 
 from __future__ import annotations
@@ -34,19 +39,63 @@ ENCRYPTED_MAGIC = b"PARE"
 BATCH_ROWS = 64 * 1024
 READ_BUFFER = 1 << 20  # buffered column-chunk reads: a huge row group is not loaded whole
 
+Event = tuple[int, pa.RecordBatch | None, Exception | None]
 
-def _decode(pf: pq.ParquetFile, groups: int) -> Iterator[tuple[int, pa.RecordBatch | None, Exception | None]]:
-    """Every row group, batch by batch: ``(rg, batch, None)``, then ``(rg, None, error-or-None)``.
 
-    A row group that fails is reported once and the next one is still decoded."""
-    for rg in range(groups):
-        try:
-            for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[rg]):
-                yield rg, batch, None
-        except Exception as exc:  # pyarrow: OSError (CRC, IO), ArrowInvalid, ... - all mean a bad row group
-            yield rg, None, exc
-        else:
-            yield rg, None, None
+def _decode(path: Any, pf: pq.ParquetFile, groups: int) -> Iterator[Event]:
+    """Every row group, batch by batch: ``(rg, batch, None)``, then ``(rg, None, error-or-None)``
+    when the row group ends. A row group that fails is reported once and the next one is still
+    decoded. From the second row group on, the string columns the first one shows to be
+    dictionary-encoded are read as dictionaries (module docstring)."""
+    reader = pf
+    try:
+        for rg in range(groups):
+            try:
+                for batch in reader.iter_batches(batch_size=BATCH_ROWS, row_groups=[rg]):
+                    yield rg, batch, None
+            except Exception as exc:  # pyarrow: OSError (CRC, IO), ArrowInvalid, ... - all mean a bad row group
+                yield rg, None, exc
+            else:
+                yield rg, None, None
+                if rg == 0 and groups > 1 and (columns := _dictionary_columns(pf, 0)):
+                    reader = _open(path, read_dictionary=columns)
+    finally:
+        if reader is not pf:
+            reader.close()
+
+
+def _open(path: Any, read_dictionary: list[str] | None = None) -> pq.ParquetFile:
+    return pq.ParquetFile(
+        path,
+        page_checksum_verification=True,
+        buffer_size=READ_BUFFER,
+        pre_buffer=False,
+        read_dictionary=read_dictionary,
+    )
+
+
+def _dictionary_columns(pf: pq.ParquetFile, rg: int) -> list[str]:
+    """Top-level string columns of row group ``rg`` whose data pages hold at most two bytes per
+    value: dictionary indices (a plain-encoded string costs at least four). Call it only for a
+    row group that decoded: its column-chunk metadata is then known to be sound (pyarrow can
+    abort the process building it from a corrupt footer)."""
+    out = []
+    group = pf.metadata.row_group(rg)
+    arrow = pf.schema_arrow
+    for i in range(group.num_columns):
+        leaf = pf.schema.column(i)
+        name = leaf.path
+        if "." in name or arrow.get_field_index(name) < 0:
+            continue
+        if not pa.types.is_string(arrow.field(name).type):
+            continue
+        chunk = group.column(i)
+        if not chunk.has_dictionary_page or chunk.num_values <= 0:
+            continue
+        dictionary_bytes = max(0, chunk.data_page_offset - chunk.dictionary_page_offset)
+        if chunk.total_uncompressed_size - dictionary_bytes <= 2 * chunk.num_values:
+            out.append(name)
+    return out
 
 
 def _is_crc_error(exc: BaseException) -> bool:
@@ -111,12 +160,7 @@ class ParquetValidator:
             )
             return result
         try:
-            pf = pq.ParquetFile(
-                source.path,
-                page_checksum_verification=True,
-                buffer_size=READ_BUFFER,
-                pre_buffer=False,
-            )
+            pf = _open(source.path)
             metadata = pf.metadata
             schema = pf.schema_arrow
         except (Cancelled, TimeBudgetExceeded):
@@ -148,7 +192,7 @@ class ParquetValidator:
             result.extra["created_by"] = metadata.created_by
         except UnicodeDecodeError:
             findings.warning(FindingCode.encoding_error, "the footer's created_by is not valid UTF-8")
-        checker = BatchChecker(schema, ctx)
+        checker = BatchChecker(schema, ctx, decoded=True)
         for name in ("row-groups", "page-crc", "row-count"):
             ctx.check(name)
         # Rows of each row group, from the footer. Column-chunk metadata is deliberately not
@@ -158,7 +202,7 @@ class ParquetValidator:
         row_offset = 0
         decoded_total = 0
         decoded = 0
-        with BackgroundHash(source), prefetch(_decode(pf, groups)) as events:
+        with BackgroundHash(source), prefetch(_decode(source.path, pf, groups)) as events:
             for rg, batch, failure in events:
                 group_rows = group_rows_of[rg]
                 if batch is not None:
