@@ -147,3 +147,32 @@ def test_avro_through_the_registry_is_detected_and_hashed_in_one_pass() -> None:
     assert report.format == "avro" and not report.valid
     assert [(f.row, f.code.value) for f in report.errors] == [(1, "format-error")]
     assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- decompression bounds ---------------------------------------------------------------------
+def _one_big_record(path: Path, codec: str, size: int) -> None:
+    import fastavro
+
+    schema = {"type": "record", "name": "blob", "fields": [{"name": "data", "type": "string"}]}
+    with path.open("wb") as fo:
+        fastavro.writer(fo, schema, [{"data": "0" * size}], codec=codec)
+
+
+@pytest.mark.parametrize("codec", ["deflate", "bzip2", "xz"])
+def test_a_block_that_inflates_beyond_the_bound_is_a_format_error_not_a_memory_blowup(
+    tmp_path: Path, codec: str
+) -> None:
+    path = tmp_path / f"bomb-{codec}.avro"
+    _one_big_record(path, codec, 8 << 20)  # 8 MiB of zeros: a few KiB compressed
+    assert path.stat().st_size < 1 << 20
+    _, ctx, _ = run(path, max_uncompressed_bytes=1 << 20)
+    assert table(ctx) == [(1, None, None, "format-error")]
+    assert "decompression bomb" in ctx.findings.errors[0].message
+
+
+@pytest.mark.parametrize("codec", ["deflate", "bzip2", "xz"])
+def test_blocks_within_the_bound_decode_with_every_stdlib_codec(tmp_path: Path, codec: str) -> None:
+    path = tmp_path / f"ok-{codec}.avro"
+    _one_big_record(path, codec, 512 << 10)
+    result, ctx, _ = run(path, max_uncompressed_bytes=1 << 20)
+    assert table(ctx) == [] and result.rows == 1

@@ -5,13 +5,27 @@ so the sha256 costs no second pass. Every block is decompressed and every record
 corrupt block, a wrong sync marker, a truncated file or a codec failure is a ``format-error``
 at the first record of that block, and reading stops there (Avro has no index to resume from).
 Declared schemas are checked record by record with the shared tabular checker.
+
+Memory: fastavro inflates a whole block at once, so the block readers of the codecs it ships with
+(deflate, bzip2, xz) are replaced at import by bounded ones: a block that inflates beyond
+``MAX_BLOCK_BYTES`` (or ``options.max_uncompressed_bytes`` if smaller) is a ``format-error``,
+not gigabytes of memory (a decompression bomb). Records are checked as they are decoded, never
+held a block at a time. (fastavro documents ``BLOCK_READERS`` as its codec extension point; the
+bound applies to any other fastavro reader in the process too, which is what a server wants.)
 """
 
 from __future__ import annotations
 
+import bz2
+import io
+import lzma
+import threading
+import zlib
+from collections.abc import Callable
 from typing import IO, Any, BinaryIO, cast
 
 import fastavro
+import fastavro.read
 import pyarrow as pa
 
 from dataproduct_mcp.domain.validation import ColumnInfo, FindingCode
@@ -28,6 +42,75 @@ __all__ = ["VALIDATOR", "AvroValidator"]
 
 MAGIC = b"Obj\x01"
 DRAIN_CHUNK = 1 << 20
+MAX_BLOCK_BYTES = 64 << 20  # one decompressed block; real writers use kilobytes to a few MiB
+
+
+class BlockTooLarge(ValueError):
+    """A compressed block inflates beyond the bound (reported as a corrupt block)."""
+
+
+_bound = threading.local()  # validations run on worker threads: each has its own bound
+
+
+def _limit() -> int:
+    return int(getattr(_bound, "bytes", MAX_BLOCK_BYTES))
+
+
+def _read_long(fo: Any) -> int:
+    """Avro's zig-zag varint, from a file object (what fastavro's compiled reader hands codecs)."""
+    shift = result = 0
+    while True:
+        byte = fo.read(1)
+        if not byte:
+            raise EOFError("truncated block length")
+        result |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            return (result >> 1) ^ -(result & 1)
+        shift += 7
+        if shift > 63:
+            raise ValueError("block length is not a valid Avro long")
+
+
+def _block_bytes(fo: Any) -> bytes:
+    if hasattr(fo, "read_bytes"):  # fastavro's pure-Python reader passes a decoder
+        return cast(bytes, fo.read_bytes())
+    size = _read_long(fo)
+    if size < 0:
+        raise ValueError(f"negative block size {size}")
+    data = cast(bytes, fo.read(size))
+    if len(data) != size:
+        raise EOFError(f"block truncated: {len(data)} of {size} bytes")
+    return data
+
+
+def _inflate(make: Callable[[], Any], data: bytes) -> bytes:
+    """``data`` through a fresh decompressor, refusing to produce more than the bound."""
+    limit = _limit()
+    decompressor = make()
+    out = decompressor.decompress(data, limit)
+    if hasattr(decompressor, "unconsumed_tail"):  # zlib: input left over means output was held back
+        more = bool(decompressor.unconsumed_tail)
+    else:  # bz2 / lzma
+        more = not decompressor.eof and not decompressor.needs_input
+    if more:
+        raise BlockTooLarge(f"a block inflates to more than {limit} bytes (a decompression bomb?)")
+    return cast(bytes, out)
+
+
+def _bounded_reader(make: Callable[[], Any]) -> Callable[[Any], io.BytesIO]:
+    def read_block(fo: Any) -> io.BytesIO:
+        return io.BytesIO(_inflate(make, _block_bytes(fo)))
+
+    return read_block
+
+
+fastavro.read.BLOCK_READERS.update(
+    {
+        "deflate": _bounded_reader(lambda: zlib.decompressobj(-15)),
+        "bzip2": _bounded_reader(bz2.BZ2Decompressor),
+        "xz": _bounded_reader(lzma.LZMADecompressor),
+    }
+)
 
 _PRIMITIVE_ARROW: dict[str, pa.DataType] = {
     "null": pa.null(),
@@ -178,14 +261,16 @@ class AvroValidator:
         rows = 0
         count = 0
         iterator = iter(blocks)
+        _bound.bytes = min(MAX_BLOCK_BYTES, ctx.options.max_uncompressed_bytes)
         while True:
             start = fo.tell()
+            decoded = 0
             try:
                 block = next(iterator)
-                records = list(block) if checker is not None else None
-                if records is None:
-                    for _ in block:
-                        pass
+                for value in block:
+                    decoded += 1
+                    if checker is not None:
+                        checker.check_mapping_typed(value if isinstance(value, dict) else {}, row=rows + decoded)
             except StopIteration:
                 break
             except (Cancelled, TimeBudgetExceeded):
@@ -194,13 +279,10 @@ class AvroValidator:
                 findings.error(
                     FindingCode.format_error,
                     f"block {count} is corrupt ({type(exc).__name__}: {exc}); the rest of the file is not checked",
-                    row=rows + 1,
+                    row=rows + decoded + 1,
                     byte_offset=start,
                 )
                 break
-            if records is not None and checker is not None:
-                for i, value in enumerate(records):
-                    checker.check_mapping_typed(value if isinstance(value, dict) else {}, row=rows + i + 1)
             rows += block.num_records
             count += 1
             ctx.checkpoint(fo.tell())
