@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 from tests.helpers import call_err, call_ok
@@ -159,6 +160,7 @@ async def test_bad_options_are_invalid_arguments(client: Client, tmp_path: Path)
         ({"max_errors": 0}, "max_errors"),
         ({"schema": {"columns": [{"name": "id", "type": "uuid"}]}}, "schema.columns.0.type"),
         ({"schema": {"columns": [{"name": "id", "pattern": "("}]}}, "schema.columns.0.pattern"),
+        ({"encoding": "klingon-8"}, "encoding"),
     ]
     for extra, field in cases:
         err = await call_err(client, "validate_file", {"path": str(path), **extra})
@@ -184,3 +186,27 @@ async def test_a_declared_schema_is_checked_on_every_row(client: Client, tmp_pat
     report = (await call_ok(client, "validate_file", {"path": str(path), "schema": schema}))["report"]
     assert report["valid"] is False
     assert {(e["code"], e["row"]) for e in report["errors"]} == {("constraint-error", r) for r in range(41, 51)}
+
+
+async def test_other_encodings_are_read_only_when_asked_in_the_foreground_and_background(
+    client: Client, app: Application, tmp_path: Path
+) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("id,city\n1,Köln\n2,Zürich\n".encode("latin-1"))
+    strict = (await call_ok(client, "validate_file", {"path": str(path)}))["report"]
+    assert strict["valid"] is False
+    assert [(e["code"], e["row"], e["byte_offset"]) for e in strict["errors"]] == [
+        ("encoding-error", 1, 11),
+        ("encoding-error", 2, 18),
+    ]
+    asked = (await call_ok(client, "validate_file", {"path": str(path), "encoding": "latin-1"}))["report"]
+    assert asked["valid"] is True and asked["rows"] == 2 and asked["cached"] is False  # its own cache entry
+    task = (await call_ok(client, "validate_file", {"path": str(path), "encoding": "Latin-1", "background": True}))[
+        "task"
+    ]
+    assert app.tasks is not None
+    with anyio.fail_after(30):
+        await app.tasks.wait(app.default_tenant(), task["id"], timeout=30)
+    done = await call_ok(client, "get_task", {"task_id": task["id"]})
+    assert done["status"] == "succeeded" and done["result"]["valid"] is True
+    assert done["params"]["encoding"] == "Latin-1"

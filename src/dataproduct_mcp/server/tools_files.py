@@ -55,6 +55,15 @@ def register(server: DataProductServer, app: Application) -> None:
         background: Annotated[
             bool, Field(description="Return a task at once and put the report in its result (for large files).")
         ] = False,
+        encoding: Annotated[
+            str,
+            Field(
+                description="Text encoding of text formats, e.g. 'latin-1' or 'utf-16'. Default strict UTF-8 "
+                "(a UTF-8 BOM is allowed); undecodable bytes are encoding-error findings.",
+                min_length=1,
+                max_length=40,
+            ),
+        ] = "utf-8",
     ) -> ValidateFileResult:
         """Validate one data file by type — CSV, TSV, JSON, JSON Lines, Parquet, Arrow/Feather, xlsx, Avro,
         XML, and gzip-compressed text — streaming, in bounded memory. Checks structure (encoding, headers,
@@ -63,9 +72,8 @@ def register(server: DataProductServer, app: Application) -> None:
         and lists findings {code, message, row, line, byte_offset, column}. Repeated calls on an unchanged
         file return the cached report (cached=true)."""
         if background:
-            task = await app.submit_validation_task(
-                tenant(), {"path": path, "format": format, "schema": schema, "max_errors": max_errors}
-            )
+            params = {"path": path, "format": format, "schema": schema, "max_errors": max_errors, "encoding": encoding}
+            task = await app.submit_validation_task(tenant(), params)
             return ValidateFileResult(task=task)
         report = await app.validation.validate(
             tenant(),
@@ -73,6 +81,7 @@ def register(server: DataProductServer, app: Application) -> None:
             format=format,
             schema=schema,
             max_errors=max_errors,
+            encoding=encoding,
             progress=thread_progress(ctx, f"validating {path}"),
         )
         return ValidateFileResult(report=report)

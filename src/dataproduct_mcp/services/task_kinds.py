@@ -31,6 +31,7 @@ class ValidateFileParams(BaseModel):
     format: Annotated[str | None, Field(max_length=32)] = None
     schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
     max_errors: Annotated[int, Field(ge=1, le=10_000)] = 100
+    encoding: Annotated[str, Field(min_length=1, max_length=40)] = "utf-8"
 
 
 class ValidateProductParams(BaseModel):
@@ -72,6 +73,7 @@ def register_validation_kinds(
             format=p.format,
             schema=p.schema_,
             max_errors=p.max_errors,
+            encoding=p.encoding,
             progress=_byte_progress(ctx, 0.0, 1.0, f"validating {p.path}"),
             is_cancelled=ctx.is_cancelled,
         )

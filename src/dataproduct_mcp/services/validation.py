@@ -8,6 +8,7 @@ run. Validations run in worker threads, at most one per CPU at a time.
 
 from __future__ import annotations
 
+import codecs
 import os
 import threading
 import time
@@ -145,7 +146,9 @@ class ValidationService:
     def list_formats() -> list[FormatInfo]:
         return registry.list_formats()
 
-    def options(self, *, format: str | None, schema: Any, max_errors: int) -> ValidationOptions:
+    def options(
+        self, *, format: str | None, schema: Any, max_errors: int, encoding: str = "utf-8"
+    ) -> ValidationOptions:
         if not 1 <= max_errors <= MAX_ERRORS_LIMIT:
             raise InvalidArgument(f"max_errors must be between 1 and {MAX_ERRORS_LIMIT}", field="max_errors")
         if format is not None:
@@ -160,7 +163,17 @@ class ValidationService:
                 parsed = schema if isinstance(schema, TableSchema) else TableSchema.model_validate(schema)
             except ValidationError as exc:
                 raise invalid_argument_from(exc, "schema") from exc
-        return ValidationOptions(format=format, schema=parsed, max_errors=max_errors, time_budget_s=self.time_budget_s)
+        try:
+            encoding = codecs.lookup(encoding).name
+        except LookupError:
+            raise InvalidArgument(
+                f"unknown encoding {encoding!r}",
+                field="encoding",
+                suggestion="Use a Python codec name such as 'utf-8', 'latin-1', 'cp1252' or 'utf-16'.",
+            ) from None
+        return ValidationOptions(
+            format=format, schema=parsed, max_errors=max_errors, encoding=encoding, time_budget_s=self.time_budget_s
+        )
 
     async def validate(
         self,
@@ -170,11 +183,12 @@ class ValidationService:
         format: str | None = None,
         schema: Any = None,
         max_errors: int = 100,
+        encoding: str = "utf-8",
         progress: Callable[[int, int], None] | None = None,
         is_cancelled: Callable[[], bool] | None = None,
     ) -> Report:
         """Validate one file inside the allowed roots; cached by (tenant, file identity, options)."""
-        options = self.options(format=format, schema=schema, max_errors=max_errors)
+        options = self.options(format=format, schema=schema, max_errors=max_errors, encoding=encoding)
         ident = self.policy.identify(path)
         key = (tenant, str(ident.real_path), ident.size, ident.mtime_ns, options.cache_key())
         while True:
