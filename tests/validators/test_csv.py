@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 from tests.validators.text_helpers import table, validate
 
 from dataproduct_mcp.domain.schema import TableSchema
-from dataproduct_mcp.validators import csv as csv_validator
-from dataproduct_mcp.validators import tabular, textio
+from dataproduct_mcp.validators import csvinfer, tabular, textio
 from dataproduct_mcp.validators.base import Cancelled
 
 
@@ -266,7 +265,7 @@ def test_parallel_parsing_finds_exactly_what_one_thread_finds(
     tmp_path, monkeypatch, n, defects, newline, chunk, threads, declared
 ):
     # a small sample: the chunk loop (and so the parallel pass) starts after a few lines
-    monkeypatch.setattr(csv_validator, "SAMPLE_BYTES", 256)
+    monkeypatch.setattr(csvinfer, "SAMPLE_BYTES", 256)
     monkeypatch.setattr(textio, "CHUNK_BYTES", chunk)
     path = write(tmp_path, _mostly_clean(n, defects, newline))
     schema = UNIQUE_IDS if declared else None
@@ -276,7 +275,7 @@ def test_parallel_parsing_finds_exactly_what_one_thread_finds(
 
 
 def test_clean_parts_are_parsed_in_parallel_and_a_defect_deep_in_the_file_keeps_its_location(tmp_path, monkeypatch):
-    monkeypatch.setattr(csv_validator, "SAMPLE_BYTES", 4096)
+    monkeypatch.setattr(csvinfer, "SAMPLE_BYTES", 4096)
     monkeypatch.setattr(textio, "CHUNK_BYTES", 8192)
     text = numbers(30_000, {21_000: "oops"})
     path = write(tmp_path, text)

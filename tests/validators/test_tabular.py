@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from dataproduct_mcp.domain.schema import ColumnType, TableSchema
 from dataproduct_mcp.validators.base import FindingCollector, ValidationContext, ValidationOptions
-from dataproduct_mcp.validators.tabular import TableChecker, arrow_type_for, infer_text_type, parse_text
+from dataproduct_mcp.validators.tabular import TableChecker
+from dataproduct_mcp.validators.values import arrow_type_for, infer_text_type, parse_text
 
 TEXT = st.text(alphabet="0123456789+-.eExXaAfFinNtTrRuUlsS :Z", min_size=1, max_size=12)
 

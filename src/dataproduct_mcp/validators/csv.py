@@ -14,16 +14,18 @@ takes one of two paths:
 
 A record cut by the chunk boundary (a quoted value holding newlines) is carried over to the
 next chunk. A line or record longer than ``options.max_line_bytes`` is a ``format-error``.
+
+This module holds the validator, its driver and the chunk loop (a parallel pass over clean
+parts, a sequential loop from the first dirty one). The parts they use live next to it: the
+sample type inference in :mod:`.csvinfer` (with ``SAMPLE_ROWS`` and ``SAMPLE_BYTES``), the
+precise path's record scanner in :mod:`.csvscan`, and the reader of whole-line parts for the
+parallel pass in :mod:`.csvparts`.
 """
 
 from __future__ import annotations
 
-import csv as _csv
 import functools
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -31,6 +33,7 @@ import pyarrow.csv as pacsv
 
 from dataproduct_mcp.domain.schema import ColumnType
 from dataproduct_mcp.domain.validation import FindingCode
+from dataproduct_mcp.validators import csvinfer
 from dataproduct_mcp.validators._threads import BackgroundHash, OrderedPool, available_cores
 from dataproduct_mcp.validators.base import (
     FormatResult,
@@ -38,18 +41,18 @@ from dataproduct_mcp.validators.base import (
     TimeBudgetExceeded,
     ValidationContext,
 )
-from dataproduct_mcp.validators.tabular import TableChecker, arrow_type_for, infer_text_type, parse_text
+from dataproduct_mcp.validators.csvparts import PartReader
+from dataproduct_mcp.validators.csvscan import RecordScanner
+from dataproduct_mcp.validators.tabular import TableChecker
 from dataproduct_mcp.validators.textio import TextChunks
+from dataproduct_mcp.validators.values import arrow_type_for
 
 __all__ = ["VALIDATOR", "CsvValidator"]
 
-SAMPLE_ROWS = 1000  # type inference looks at the first SAMPLE_ROWS records within SAMPLE_BYTES
-SAMPLE_BYTES = 1 << 20
 _HEADER_PROBE = 1 << 16
 MAX_PARSE_THREADS = 4  # parts parsed at once (capped by the cores this process may use)
 _PARTS_PER_CHUNK = 2  # parts of the parallel pass are smaller than chunks: less memory in flight
 _CLEAN_TO_RESUME = 2  # clean parts in a row after a dirty one before parsing in parallel again
-_csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # fields are bounded by max_line_bytes instead
 
 CHECKS = (
     "encoding",
@@ -64,176 +67,6 @@ CHECKS = (
     "unique",
     "line-length",
 )
-
-
-class _Scanner:
-    """The precise path: records of a chunk with their physical line and byte offset."""
-
-    def __init__(self, chunks: TextChunks, ctx: ValidationContext, delimiter: str, *, report: bool = True) -> None:
-        self.chunks = chunks
-        self.ctx = ctx
-        self.delimiter = delimiter
-        self.report = report
-        self.consumed = 0  # bytes of complete records scanned so far
-        self.incomplete = False  # the last record ran past the end of the data
-
-    def _report_bad_bytes(self, state: _FeedState, row: int) -> None:
-        if self.report:
-            for byte, line, offset in state.bad_bytes:
-                self.ctx.findings.error(
-                    FindingCode.encoding_error,
-                    f"invalid UTF-8 byte {byte:#04x}",
-                    row=row + state.records + 1 if row >= 0 else None,
-                    line=line,
-                    byte_offset=offset,
-                )
-        state.bad_bytes.clear()
-
-    def records(
-        self, data: bytes | memoryview, offset: int, line: int, final: bool, row: int = 0
-    ) -> Iterator[tuple[list[str], int, int, bool]]:
-        """Yield ``(cells, line, byte_offset, unterminated)`` for each complete record of
-        ``data`` (which starts at stream ``offset``, physical ``line``, after data record
-        ``row``). On return, ``consumed`` says how many bytes they used; an unfinished last
-        record is not yielded unless ``final`` (and then flagged ``unterminated``)."""
-        lines = bytes(data).splitlines(keepends=True)
-        state = _FeedState()
-        self.consumed = 0
-        self.incomplete = False
-
-        def feed() -> Iterator[str]:
-            for raw in lines:
-                pos = state.pos
-                state.pos += len(raw)
-                state.lines += 1
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    # reported with its record: an unfinished record is scanned again later
-                    state.bad_bytes.append(
-                        (raw[exc.start], line + state.lines - 1, self.chunks.offset(offset + pos + exc.start))
-                    )
-                    text = raw.decode("utf-8", errors="replace")
-                yield text
-            state.exhausted = True
-
-        source = feed()
-        reader = _csv.reader(source, delimiter=self.delimiter, strict=False)
-        while True:
-            start_pos, start_line = state.pos, line + state.lines
-            state.bad_bytes.clear()
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except _csv.Error as exc:
-                self._report_bad_bytes(state, row)
-                if self.report:
-                    self.ctx.findings.error(
-                        FindingCode.format_error,
-                        f"CSV syntax error: {exc}",
-                        row=row + state.records + 1 if row >= 0 else None,
-                        line=start_line,
-                        byte_offset=self.chunks.offset(offset + start_pos),
-                    )
-                reader = _csv.reader(source, delimiter=self.delimiter, strict=False)
-                self.consumed = state.pos
-                continue
-            if state.exhausted and not final:
-                self.incomplete = True
-                return
-            self._report_bad_bytes(state, row)
-            self.consumed = state.pos
-            state.records += 1
-            # the reader asked past the last line: a quoted value is still open
-            yield cells, start_line, offset + start_pos, state.exhausted
-
-
-@dataclass
-class _FeedState:
-    pos: int = 0
-    lines: int = 0
-    records: int = 0
-    exhausted: bool = False
-    bad_bytes: list[tuple[int, int, int | None]] = field(default_factory=list)  # (byte, line, offset)
-
-
-class _Parts:
-    """Whole-line parts of the text stream for the parallel pass, about ``size`` bytes each.
-
-    The first parts are slices of the data already read (no copy); then each part is read into
-    a buffer of its own, behind the few bytes of an unfinished line carried over from the last
-    one, and buffers come back through :meth:`recycle` once their part is validated: on these
-    machines touching fresh memory costs more than parsing it. :meth:`next` returns None at the
-    end of the data and when a line is longer than a part or ``limit`` (the sequential loop
-    handles those); :meth:`rest` is what has been read but not handed out.
-    """
-
-    def __init__(self, chunks: TextChunks, pending: tuple[bytes, int], eof: bool, size: int, limit: int) -> None:
-        self.chunks = chunks
-        self.size = size
-        self.limit = limit
-        self.eof = eof
-        self.owner: bytes | bytearray = pending[0]
-        self._first = pending[0]
-        self.start = pending[1]
-        self.end = len(pending[0])
-        self.stuck = False
-        self._free: list[bytearray] = []
-        self._lent: dict[int, int] = {}  # id(buffer) -> parts of it not yet recycled
-        self._capacity = size + size // 4  # room for a carried-over line in front of a read
-
-    def next(self) -> tuple[bytes | bytearray, memoryview] | None:
-        while not self.stuck:
-            avail = self.end - self.start
-            # the data read before the pass is cut as it is; later reads are sized to one part
-            if avail and (avail >= self.size or self.eof or self.owner is self._first):
-                cut = self._cut()
-                if cut - self.start > self.limit:
-                    self.stuck = True
-                elif cut:
-                    part = memoryview(self.owner)[self.start : cut]
-                    self.start = cut
-                    self._lent[id(self.owner)] = self._lent.get(id(self.owner), 0) + 1
-                    return self.owner, part
-            if self.stuck or self.eof:
-                break
-            self._read()
-        return None
-
-    def _cut(self) -> int:
-        """End of the next part: after the last newline within ``size`` bytes (or the first one
-        after them); the end of the data at the end of the file; 0 if more must be read."""
-        if self.eof and self.end - self.start <= self.size:
-            return self.end
-        hi = min(self.start + self.size, self.end)
-        cut = self.owner.rfind(b"\n", self.start, hi) + 1 or self.owner.find(b"\n", hi, self.end) + 1
-        return cut or (self.end if self.eof else 0)
-
-    def _read(self) -> None:
-        carried = self.end - self.start
-        if carried > self.limit:
-            self.stuck = True
-            return
-        want = carried + max(self.size - carried, self.size // 4)  # about one part, whatever was carried
-        buf = self._free.pop() if self._free and want <= self._capacity else bytearray(max(want, self._capacity))
-        with memoryview(buf) as view, memoryview(self.owner) as old:
-            view[:carried] = old[self.start : self.end]
-            n = self.chunks.readinto(view[carried:want])
-        self.eof = n == 0
-        self.owner, self.start, self.end = buf, 0, carried + n
-
-    def recycle(self, owner: bytes | bytearray, part: memoryview) -> None:
-        """``part`` of ``owner`` is done with: its buffer can take a later read."""
-        part.release()
-        left = self._lent.pop(id(owner)) - 1
-        if left:
-            self._lent[id(owner)] = left
-        elif isinstance(owner, bytearray) and owner is not self.owner and len(owner) == self._capacity:
-            self._free.append(owner)
-
-    def rest(self) -> bytes:
-        return bytes(memoryview(self.owner)[self.start : self.end])
 
 
 @dataclass
@@ -297,7 +130,7 @@ class CsvValidator:
 
     def _run(self, chunks: TextChunks, ctx: ValidationContext, run: _Run) -> TableChecker | None:
         ctx.check("encoding")
-        data, eof = chunks.read(_HEADER_PROBE + SAMPLE_BYTES), False  # parsing waits for no more
+        data, eof = chunks.read(_HEADER_PROBE + csvinfer.SAMPLE_BYTES), False  # parsing waits for no more
         if not data:
             if not chunks.stopped:
                 ctx.findings.error(FindingCode.empty_file, "file has no content")
@@ -307,11 +140,11 @@ class CsvValidator:
             return None
         if not header:
             header = [""]  # a blank first line: one blank label (the checker reports it)
-        while not eof and len(data) - header_len < SAMPLE_BYTES:  # the sample must not depend on chunking
+        while not eof and len(data) - header_len < csvinfer.SAMPLE_BYTES:  # the sample must not depend on chunking
             more = chunks.read()
             eof = not more
             data += more
-        types = self._infer_types(chunks, ctx, header, memoryview(data)[header_len:], eof)
+        types = csvinfer.infer_column_types(chunks, ctx, header, memoryview(data)[header_len:], eof, self.delimiter)
         checker = TableChecker(ctx, header, ctx.options.schema, [t for t, _ in types])
         for col, (_, tz) in zip(checker.columns, types, strict=True):
             col.tz = tz
@@ -328,7 +161,7 @@ class CsvValidator:
         self, chunks: TextChunks, ctx: ValidationContext, data: bytes
     ) -> tuple[list[str] | None, int, bytes, bool]:
         eof = False
-        scanner = _Scanner(chunks, ctx, self.delimiter)
+        scanner = RecordScanner(chunks, ctx, self.delimiter)
         probe = data[:_HEADER_PROBE]  # most headers are short: do not split the whole chunk
         for cells, _line, _offset, _open in scanner.records(probe, chunks.start_offset, 1, False, row=-1):
             return cells, scanner.consumed, data, eof
@@ -350,67 +183,6 @@ class CsvValidator:
         elif not chunks.stopped:
             ctx.findings.error(FindingCode.empty_file, "file has no records")
         return None, 0, data, eof
-
-    def _infer_types(
-        self, chunks: TextChunks, ctx: ValidationContext, header: list[str], body: memoryview, eof: bool
-    ) -> list[tuple[ColumnType, str | None]]:
-        """Column types: declared, or inferred from the first ``SAMPLE_ROWS`` lines of the
-        first ``SAMPLE_BYTES`` (the same sample whatever the chunk size). Arrow infers the
-        sample first; only the columns it leaves as text get the outlier-tolerant Python
-        inference (Arrow's own inference widens to text on a single outlier)."""
-        head = bytes(body[:SAMPLE_BYTES])  # the sample only: the body is the whole first chunk
-        final = eof and len(head) == len(body)
-        schema = ctx.options.schema
-        declared = {c.name: c.type for c in schema.columns} if schema else {}
-        arrow = self._arrow_sample(head, len(header), final)
-        samples = self._python_sample(chunks, ctx, header, head, final) if arrow is None else None
-        out: list[tuple[ColumnType, str | None]] = []
-        for i, label in enumerate(header):
-            ctype = declared.get(label)
-            if arrow is not None:
-                t = arrow.column(i).type
-                if pa.types.is_timestamp(t) and ctype in (None, ColumnType.datetime):
-                    out.append((ColumnType.datetime, "UTC" if t.tz else None))
-                    continue
-                ctype = ctype or _ARROW_INFERRED.get(t)
-                values = _as_text(arrow.column(i)) if ctype in (None, ColumnType.datetime) else []
-            else:
-                values = samples[i] if samples is not None else []
-            ctype = ctype or infer_text_type(values)
-            out.append((ctype, _zone(values) if ctype is ColumnType.datetime else None))
-        return out
-
-    def _arrow_sample(self, head: bytes, width: int, final: bool) -> pa.Table | None:
-        end = 0
-        for _ in range(SAMPLE_ROWS):
-            nl = head.find(b"\n", end)
-            if nl < 0:
-                end = len(head) if final else end
-                break
-            end = nl + 1
-        if end == 0:
-            return None
-        try:
-            return pacsv.read_csv(
-                pa.py_buffer(memoryview(head)[:end]),
-                read_options=pacsv.ReadOptions(use_threads=False, column_names=[f"c{i}" for i in range(width)]),
-                parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(null_values=[""], strings_can_be_null=True),
-            )
-        except (pa.ArrowException, ValueError):
-            return None  # ragged rows, bad bytes...: the Python sample copes
-
-    def _python_sample(
-        self, chunks: TextChunks, ctx: ValidationContext, header: list[str], head: bytes, final: bool
-    ) -> list[list[str | None]]:
-        sample: list[list[str | None]] = [[] for _ in header]
-        scanner = _Scanner(chunks, ctx, self.delimiter, report=False)
-        for n, (cells, _line, _offset, _open) in enumerate(scanner.records(head, 0, 1, final)):
-            if n >= SAMPLE_ROWS:
-                break
-            for values, cell in zip(sample, cells, strict=False):
-                values.append(cell)
-        return sample
 
     # -- the chunk loop ---------------------------------------------------------------
     def _chunk_loop(
@@ -458,7 +230,9 @@ class CsvValidator:
         take them in order while they are clean. Returns the bytes not validated yet (from
         ``run.offset``) and whether the file has been read to its end."""
         parse = functools.partial(self._parse, *self._arrow_types(checker))
-        parts = _Parts(chunks, pending, eof, max(1, chunks.chunk_bytes // _PARTS_PER_CHUNK), ctx.options.max_line_bytes)
+        parts = PartReader(
+            chunks, pending, eof, max(1, chunks.chunk_bytes // _PARTS_PER_CHUNK), ctx.options.max_line_bytes
+        )
         with OrderedPool(lambda item: parse(item[1]), workers) as pool:
             while True:
                 while not pool.full and (item := parts.next()) is not None:
@@ -649,7 +423,7 @@ class CsvValidator:
         self, chunks: TextChunks, ctx: ValidationContext, checker: TableChecker, run: _Run, part: memoryview, eof: bool
     ) -> int:
         line = chunks.line_at(run.offset)
-        scanner = _Scanner(chunks, ctx, self.delimiter)
+        scanner = RecordScanner(chunks, ctx, self.delimiter)
         for cells, rec_line, rec_offset, unterminated in scanner.records(part, run.offset, line, eof, run.rows):
             run.rows += 1
             byte_offset = chunks.offset(rec_offset)
@@ -697,29 +471,6 @@ def _ends_inside_quotes(table: pa.Table) -> bool:
         return False
     value = last[-1].as_py()
     return isinstance(value, str) and value.endswith(("\n", "\r"))
-
-
-_ARROW_INFERRED: dict[pa.DataType, ColumnType] = {
-    pa.int64(): ColumnType.integer,
-    pa.float64(): ColumnType.number,
-    pa.bool_(): ColumnType.boolean,
-    pa.date32(): ColumnType.date,
-}
-
-
-def _as_text(column: pa.ChunkedArray) -> list[str | None]:
-    if pa.types.is_binary(column.type):
-        return [None if v is None else v.decode("utf-8", "replace") for v in column.to_pylist()]
-    if pa.types.is_string(column.type) or pa.types.is_null(column.type):
-        return column.to_pylist()
-    return [None if v is None else str(v) for v in column.cast(pa.string()).to_pylist()]
-
-
-def _zone(values: list[str | None]) -> str | None:
-    """``"UTC"`` when most sampled datetimes carry a zone offset (Arrow then needs a zoned type)."""
-    parsed = [parse_text(v, ColumnType.datetime)[1] for v in values if v]
-    zoned = sum(1 for v in parsed if isinstance(v, datetime) and v.tzinfo is not None)
-    return "UTC" if zoned * 2 > len(parsed) else None
 
 
 VALIDATOR = CsvValidator()

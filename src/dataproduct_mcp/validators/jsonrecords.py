@@ -13,7 +13,8 @@ from typing import Any
 from dataproduct_mcp.domain.schema import ColumnType
 from dataproduct_mcp.domain.validation import ColumnInfo, FindingCode
 from dataproduct_mcp.validators.base import ValidationContext
-from dataproduct_mcp.validators.tabular import TableChecker, infer_json_type
+from dataproduct_mcp.validators.tabular import TableChecker
+from dataproduct_mcp.validators.values import infer_json_type
 
 __all__ = ["RecordSink"]
 

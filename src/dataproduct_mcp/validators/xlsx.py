@@ -31,7 +31,8 @@ from dataproduct_mcp.validators.base import (
     TimeBudgetExceeded,
     ValidationContext,
 )
-from dataproduct_mcp.validators.tabular import TableChecker, infer_text_type
+from dataproduct_mcp.validators.tabular import TableChecker
+from dataproduct_mcp.validators.values import infer_text_type
 
 __all__ = ["VALIDATOR", "XlsxValidator"]
 
