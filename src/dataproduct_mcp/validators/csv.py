@@ -1,25 +1,21 @@
 """CSV (RFC 4180) validation at Arrow speed with exact finding locations.
 
-The file is read in chunks of about 4 MiB cut after a newline (:mod:`.textio`). Each chunk
+The file is read in parts cut after a newline (:mod:`.textio`, :mod:`.csvparts`). Each part
 takes one of two paths:
 
-* **fast** — Arrow's CSV parser converts the chunk to the column types (declared, or
-  inferred from a sample of the first records) and :meth:`TableChecker.batch_is_clean`
-  checks it with vectorised compute. Any trouble (a conversion or UTF-8 error, a ragged
-  row, a blank row, a constraint that does not hold, a chunk cut inside a quoted value)
-  makes the chunk *dirty*; the fast path never reports anything itself.
-* **precise** — a dirty chunk is re-read with the ``csv`` module, line by line, so every
-  finding gets its row, physical line, byte offset and column. Line numbers before the
-  chunk are counted only then (lazily), so valid files never pay for them.
+* **fast** — Arrow's CSV reader converts the part to the column types (declared, or inferred
+  from a sample, :mod:`.csvinfer`) and :meth:`TableChecker.batch_is_clean` checks it with
+  vectorised compute (:mod:`.csvarrow`). Any trouble (a conversion or UTF-8 error, a ragged or
+  blank row, a constraint that does not hold, a part cut inside a quoted value) makes the part
+  *dirty*; the fast path never reports anything itself. Clean parts are parsed ahead on up to
+  ``MAX_PARSE_THREADS`` threads and taken in file order (the parallel pass).
+* **precise** — from the first dirty part, a sequential loop re-reads dirty parts with the
+  ``csv`` module (:mod:`.csvscan`), so every finding gets its row, physical line, byte offset
+  and column; line numbers before the part are counted only then (lazily), so valid files never
+  pay for them. After ``_CLEAN_TO_RESUME`` clean parts in a row the parallel pass takes over again.
 
-A record cut by the chunk boundary (a quoted value holding newlines) is carried over to the
-next chunk. A line or record longer than ``options.max_line_bytes`` is a ``format-error``.
-
-This module holds the validator, its driver and the chunk loop (a parallel pass over clean
-parts, a sequential loop from the first dirty one). The parts they use live next to it: the
-sample type inference in :mod:`.csvinfer` (with ``SAMPLE_ROWS`` and ``SAMPLE_BYTES``), the
-precise path's record scanner in :mod:`.csvscan`, and the reader of whole-line parts for the
-parallel pass in :mod:`.csvparts`.
+A record cut by a part boundary (a quoted value holding newlines) is carried over to the next
+part. A line or record longer than ``options.max_line_bytes`` is a ``format-error``.
 """
 
 from __future__ import annotations
@@ -28,10 +24,6 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-
-from dataproduct_mcp.domain.schema import ColumnType
 from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators import csvinfer
 from dataproduct_mcp.validators._threads import BackgroundHash, OrderedPool, available_cores
@@ -41,11 +33,11 @@ from dataproduct_mcp.validators.base import (
     TimeBudgetExceeded,
     ValidationContext,
 )
-from dataproduct_mcp.validators.csvparts import PartReader
+from dataproduct_mcp.validators.csvarrow import arrow_types, parse_part
+from dataproduct_mcp.validators.csvparts import PartReader, cut_after_newline, long_line_start
 from dataproduct_mcp.validators.csvscan import RecordScanner
 from dataproduct_mcp.validators.tabular import TableChecker
 from dataproduct_mcp.validators.textio import TextChunks
-from dataproduct_mcp.validators.values import arrow_type_for
 
 __all__ = ["VALIDATOR", "CsvValidator"]
 
@@ -229,7 +221,7 @@ class CsvValidator:
         """Parse parts (whole lines, about one chunk each) ahead on ``workers`` threads and
         take them in order while they are clean. Returns the bytes not validated yet (from
         ``run.offset``) and whether the file has been read to its end."""
-        parse = functools.partial(self._parse, *self._arrow_types(checker))
+        parse = functools.partial(parse_part, self.delimiter, *arrow_types(checker))
         parts = PartReader(
             chunks, pending, eof, max(1, chunks.chunk_bytes // _PARTS_PER_CHUNK), ctx.options.max_line_bytes
         )
@@ -286,7 +278,7 @@ class CsvValidator:
                 end += n
             if end == 0:
                 return None
-            cut = _cut(buf, end, step, eof, carried)
+            cut = cut_after_newline(buf, end, step, eof, carried)
             need_more = cut == 0
             if need_more:
                 if end > limit:
@@ -297,7 +289,7 @@ class CsvValidator:
                 continue
             before_long_line = False
             if cut > limit:  # only then can a line be longer than the limit
-                long_at = _long_line(buf, cut, limit)
+                long_at = long_line_start(buf, cut, limit)
                 if long_at == 0:
                     skip = buf.find(b"\n", 0, cut) + 1 or cut
                     self._report_long_line(chunks, ctx, run)
@@ -381,43 +373,10 @@ class CsvValidator:
 
     def _fast(self, checker: TableChecker, part: memoryview, first_row: int) -> int | None:
         """Parse ``part`` with Arrow; its row count if it is clean, None if it is dirty."""
-        table = self._parse(*self._arrow_types(checker), part)
+        table = parse_part(self.delimiter, *arrow_types(checker), part)
         if table is None or not checker.batch_is_clean(table, first_row):
             return None
         return int(table.num_rows)
-
-    @staticmethod
-    def _arrow_types(checker: TableChecker) -> tuple[list[str], dict[str, pa.DataType]]:
-        names = [f"c{i}" for i in range(checker.width)]
-        types = {
-            n: arrow_type_for(c.type or ColumnType.string, tz=c.tz) for n, c in zip(names, checker.columns, strict=True)
-        }
-        return names, types
-
-    def _parse(self, names: list[str], types: dict[str, pa.DataType], part: bytes | memoryview) -> pa.Table | None:
-        """``part`` converted to the column types, or None if Arrow refuses it or it ends inside
-        a quoted value. Touches no shared state: the parallel pass runs it on worker threads."""
-        try:
-            table = pacsv.read_csv(
-                pa.py_buffer(part),
-                read_options=pacsv.ReadOptions(use_threads=False, column_names=names, block_size=1 << 20),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=self.delimiter,
-                    newlines_in_values=True,
-                    ignore_empty_lines=False,  # blank lines become all-null rows: blank-row
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=types,
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=True,
-                ),
-            )
-        except (pa.ArrowException, ValueError):
-            return None
-        if table.num_rows and _ends_inside_quotes(table):
-            return None
-        return table
 
     def _precise(
         self, chunks: TextChunks, ctx: ValidationContext, checker: TableChecker, run: _Run, part: memoryview, eof: bool
@@ -438,39 +397,6 @@ class CsvValidator:
             else:
                 checker.check_record(cells, row=run.rows, line=rec_line, byte_offset=byte_offset)
         return scanner.consumed
-
-
-def _cut(buf: bytearray, end: int, step: int, eof: bool, at_least: int = 0) -> int:
-    """Where the next part ends: after the last newline within ``step`` bytes (or the first
-    one after that), and beyond ``at_least`` (the start of a record that ran past the previous
-    part); the end of the data at the end of the file; 0 if more must be read first."""
-    if eof and end <= max(step, at_least):
-        return end
-    hi = min(end, step)
-    cut = buf.rfind(b"\n", at_least, hi) + 1 if hi > at_least else 0
-    if cut == 0:
-        cut = buf.find(b"\n", max(at_least, hi), end) + 1
-    return end if cut == 0 and eof else cut
-
-
-def _long_line(buf: bytearray, cut: int, limit: int) -> int | None:
-    """Start of the first line of ``buf[:cut]`` longer than ``limit`` bytes, if any."""
-    pos = 0
-    while pos < cut:
-        line_end = buf.find(b"\n", pos, cut) + 1 or cut
-        if line_end - pos > limit:
-            return pos
-        pos = line_end
-    return None
-
-
-def _ends_inside_quotes(table: pa.Table) -> bool:
-    """A chunk cut inside a quoted value leaves the newline at the end of the last value."""
-    last = table.column(table.num_columns - 1)
-    if not pa.types.is_string(last.type):
-        return False
-    value = last[-1].as_py()
-    return isinstance(value, str) and value.endswith(("\n", "\r"))
 
 
 VALIDATOR = CsvValidator()

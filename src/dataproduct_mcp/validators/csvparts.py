@@ -1,14 +1,15 @@
-"""Whole-line parts of the text stream for the CSV validator's parallel pass.
+"""Where the CSV validator's parts end: whole lines, never more than the line bound.
 
 ``CsvValidator._parallel_pass`` (:mod:`.csv`) parses the parts a :class:`PartReader` hands out
-ahead on worker threads and takes them in order while they are clean.
+ahead on worker threads and takes them in order while they are clean; the sequential loop cuts its
+parts with :func:`cut_after_newline` and finds overlong lines with :func:`long_line_start`.
 """
 
 from __future__ import annotations
 
 from dataproduct_mcp.validators.textio import TextChunks
 
-__all__ = ["PartReader"]
+__all__ = ["PartReader", "cut_after_newline", "long_line_start"]
 
 
 class PartReader:
@@ -87,3 +88,27 @@ class PartReader:
 
     def rest(self) -> bytes:
         return bytes(memoryview(self.owner)[self.start : self.end])
+
+
+def cut_after_newline(buf: bytearray, end: int, step: int, eof: bool, at_least: int = 0) -> int:
+    """Where the next part ends: after the last newline within ``step`` bytes (or the first
+    one after that), and beyond ``at_least`` (the start of a record that ran past the previous
+    part); the end of the data at the end of the file; 0 if more must be read first."""
+    if eof and end <= max(step, at_least):
+        return end
+    hi = min(end, step)
+    cut = buf.rfind(b"\n", at_least, hi) + 1 if hi > at_least else 0
+    if cut == 0:
+        cut = buf.find(b"\n", max(at_least, hi), end) + 1
+    return end if cut == 0 and eof else cut
+
+
+def long_line_start(buf: bytearray, cut: int, limit: int) -> int | None:
+    """Start of the first line of ``buf[:cut]`` longer than ``limit`` bytes, if any."""
+    pos = 0
+    while pos < cut:
+        line_end = buf.find(b"\n", pos, cut) + 1 or cut
+        if line_end - pos > limit:
+            return pos
+        pos = line_end
+    return None
