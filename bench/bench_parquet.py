@@ -142,6 +142,16 @@ def main() -> None:
     ref_t, ref_rows, _, ref_cpu = min(ref)
     our_t, our_rows, _, our_cpu = min(ours)
     assert ref_rows == our_rows == args.rows, (ref_rows, our_rows)
+    # the same rows as an Arrow IPC file, validated the same way (full validation of every batch, sha256)
+    ipc_path = args.path.with_suffix(".arrow")
+    table = pq.read_table(args.path)
+    with pa.ipc.new_file(ipc_path, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=64 * 1024):
+            writer.write_batch(batch)
+    del table
+    ours_ipc = OURS.replace('report.format == "parquet"', 'report.format == "arrow"')
+    ipc_t, ipc_rows, ipc_rss, _ = min(run(ours_ipc, ipc_path) for _ in range(args.runs))
+    assert ipc_rows == args.rows
     figures = {
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -162,8 +172,16 @@ def main() -> None:
         "available_cores": cores,
         "reference_peak_rss_mb": round(max(r[2] for r in ref) / 1e6, 1),
         "ours_peak_rss_mb": round(max(o[2] for o in ours) / 1e6, 1),
+        "arrow_ipc_file_mb": round(ipc_path.stat().st_size / 1e6, 1),
+        "arrow_ipc_ours_s": round(ipc_t, 3),
+        "arrow_ipc_rows_ratio": round(ref_t / ipc_t, 3),  # rows/s of ours on IPC over iter_batches' on Parquet
+        "arrow_ipc_peak_rss_mb": round(ipc_rss / 1e6, 1),
     }
     print(json.dumps(figures, indent=2))
+    print(
+        f"Arrow IPC, same rows: ours {figures['arrow_ipc_ours_s']} s, rows/s ratio to iter_batches on the Parquet "
+        f"file {figures['arrow_ipc_rows_ratio']}"
+    )
     print(
         f"throughput ratio ours / iter_batches = {figures['ratio']} best of {args.runs}, "
         f"{figures['paired_ratio_median']} median of paired runs (must be >= 0.8)"
