@@ -1,7 +1,7 @@
 """CSV validation benchmark (issue 3): our validator against Arrow's streaming CSV reader.
 
 Every measurement runs in a fresh subprocess, which reports its own wall time and peak RSS
-(``ru_maxrss``). Runs are interleaved (reference, ours, reference, ours...) and the median
+(``VmHWM``). Runs are interleaved (reference, ours, reference, ours...) and the median
 is compared, so a noisy neighbour hurts both sides alike.
 
 * reference: ``pyarrow.csv.open_csv`` streaming with the declared column types and
@@ -53,7 +53,6 @@ SCHEMA = {
 
 # -- children ---------------------------------------------------------------------------
 def _child(mode: str, path: str) -> dict[str, object]:
-    import resource
 
     # imports (and the registry's module loading) are not part of the timed validation
     import pyarrow as pa
@@ -102,8 +101,18 @@ def _child(mode: str, path: str) -> dict[str, object]:
     else:
         raise SystemExit(f"unknown mode {mode}")
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_kb() / 1024
     return {"mode": mode, "seconds": seconds, "rows": rows, "valid": valid, "errors": errors, "peak_rss_mb": peak_mb}
+
+
+def peak_rss_kb() -> int:
+    """This process's own peak RSS (VmHWM). ``ru_maxrss`` would also count the parent's RSS at
+    fork time: Linux keeps it across exec."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
 
 
 def measure(mode: str, path: Path) -> dict[str, object]:
