@@ -307,3 +307,23 @@ def test_a_parallel_validation_stopped_midway_leaves_no_thread_behind(tmp_path, 
         validate_path(path, ValidationOptions(threads=3), is_cancelled=cancelled)
     assert polls > 40
     assert not [t for t in threading.enumerate() if t.name.startswith("dpmcp-parse")]
+
+
+@pytest.mark.parametrize("kind", ["gzip", "latin-1"])
+def test_parallel_parts_of_gzip_and_transcoded_text_find_what_one_thread_finds(tmp_path, monkeypatch, kind):
+    import gzip
+
+    monkeypatch.setattr(csvinfer, "SAMPLE_BYTES", 2048)
+    monkeypatch.setattr(textio, "CHUNK_BYTES", 8192)
+    text = numbers(20_000, {12_000: "oops"}).replace("\n15000,105000,name 15000\n", "\n15000,1\n")
+    if kind == "gzip":
+        path = write(tmp_path, gzip.compress(text.encode()), "data.csv.gz")
+        options = {}
+    else:
+        path = write(tmp_path, text.replace("name 7", "nämé 7").encode("latin-1"))
+        options = {"encoding": "latin-1"}
+    one = validate(path, threads=1, **options)
+    three = validate(path, threads=3, **options)
+    assert table(three) == table(one) == [(12_000, 12_001, 2, "type-error"), (15_000, 15_001, 3, "missing-cell")]
+    assert (three.rows, three.sha256) == (one.rows, one.sha256) == (20_000, one.sha256)
+    assert three.extra["fast_chunks"] > one.extra["fast_chunks"]
