@@ -218,7 +218,7 @@ class CsvValidator:
         eof: bool,
         workers: int,
     ) -> tuple[tuple[bytes, int], bool]:
-        """Parse parts (whole lines, about one chunk each) ahead on ``workers`` threads and
+        """Parse parts (whole lines, about half a chunk each) ahead on ``workers`` threads and
         take them in order while they are clean. Returns the bytes not validated yet (from
         ``run.offset``) and whether the file has been read to its end."""
         parse = functools.partial(parse_part, self.delimiter, *arrow_types(checker))
