@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.validators.text_helpers import table, validate
 
 from dataproduct_mcp.domain.schema import TableSchema
-from dataproduct_mcp.validators import csvinfer, tabular, textio
+from dataproduct_mcp.validators import csvinfer, textio, unique
 from dataproduct_mcp.validators.base import Cancelled
 
 
@@ -97,7 +97,7 @@ def test_declared_schema_is_checked_on_the_fast_path_and_located_on_the_precise_
 
 
 def test_unique_check_warns_when_its_memory_cap_is_reached(tmp_path, monkeypatch):
-    monkeypatch.setattr(tabular, "UNIQUE_CAP", 100)
+    monkeypatch.setattr(unique, "UNIQUE_CAP", 100)
     schema = TableSchema.model_validate({"columns": [{"name": "id", "type": "integer", "unique": True}]})
     report = validate(write(tmp_path, "id\n" + "".join(f"{i}\n" for i in range(500))), schema=schema)
     assert report.valid

@@ -15,11 +15,7 @@ findings at once and then checks records in one of two ways:
   precise path; callers that do not (Parquet, xlsx) call :meth:`TableChecker.check_batch`,
   which converts the batch to rows and reports findings by row.
 
-Unique checks keep a bounded set of 64-bit value hashes (:class:`UniqueTracker`, at most
-``UNIQUE_CAP`` entries for the whole file, about 70 MB at the cap). When the cap is hit a
-warning says from which row uniqueness stopped being checked; collisions of the 64-bit
-hash are possible in theory (about 1 in 10^7 at the cap) and would show as a false
-``unique-error``.
+Unique checks keep a bounded set of value hashes per file (:mod:`.unique`).
 """
 
 from __future__ import annotations
@@ -34,55 +30,10 @@ import pyarrow.compute as pc
 from dataproduct_mcp.domain.schema import ColumnSpec, ColumnType, TableSchema
 from dataproduct_mcp.domain.validation import ColumnInfo, FindingCode
 from dataproduct_mcp.validators.base import ValidationContext
+from dataproduct_mcp.validators.unique import UniqueTracker
 from dataproduct_mcp.validators.values import parse_json_value, parse_text
 
-__all__ = ["UNIQUE_CAP", "TableChecker", "UniqueTracker"]
-
-UNIQUE_CAP = 1_000_000
-
-
-class UniqueTracker:
-    """Bounded memory duplicate detection over the whole file (see the module docstring)."""
-
-    def __init__(self, ctx: ValidationContext, cap: int | None = None) -> None:
-        self.ctx = ctx
-        self.cap = UNIQUE_CAP if cap is None else cap
-        self.seen: dict[int, set[int]] = {}
-        self.size = 0
-        self.exhausted = False
-
-    def key(self, value: Any) -> int:
-        return hash(value)
-
-    def add(self, column: int, value: Any, row: int) -> bool:
-        """Record ``value``; False if it was seen before in ``column``."""
-        seen = self.seen.setdefault(column, set())
-        k = self.key(value)
-        if k in seen:
-            return False
-        if not self.exhausted:
-            if self.size >= self.cap:
-                self.exhausted = True
-                self.ctx.findings.warning(
-                    FindingCode.unique_error,
-                    f"unique check stopped: more than {self.cap} distinct values held; "
-                    f"duplicates from row {row} on are not detected",
-                    row=row,
-                )
-                return True
-            seen.add(k)
-            self.size += 1
-        return True
-
-    def batch_has_duplicates(self, column: int, values: list[Any]) -> bool:
-        seen = self.seen.get(column, set())
-        keys = [self.key(v) for v in values if v is not None]
-        return len(set(keys)) != len(keys) or any(k in seen for k in keys)
-
-    def add_batch(self, column: int, values: list[Any], first_row: int) -> None:
-        for i, v in enumerate(values):
-            if v is not None:
-                self.add(column, v, first_row + i)
+__all__ = ["TableChecker"]
 
 
 class ColumnState:
