@@ -227,7 +227,7 @@ class _FastPath:
         try:
             table = pajson.read_json(
                 pa.py_buffer(part),
-                read_options=pajson.ReadOptions(use_threads=False, block_size=max(1 << 20, len(part))),
+                read_options=pajson.ReadOptions(use_threads=True, block_size=1 << 20),
                 parse_options=pajson.ParseOptions(explicit_schema=self.schema, unexpected_field_behavior="error"),
             )
             if table.num_rows != lines or any(c.null_count for c in table.columns):
