@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
@@ -202,3 +203,28 @@ async def test_bad_sources_and_arguments_fail_with_stable_codes(
     pq.write_table(pa.table({"xs": [[1, 2], [3]]}), nested)
     assert await code_of(streams.open("acme", str(nested), format="csv")) == "invalid-argument"
     assert streams.stats()["active_sessions"] == 0
+
+
+async def test_a_reconnect_waits_for_the_dropped_connection_but_a_second_live_one_is_refused(
+    streams: StreamService, files: dict[str, Path]
+) -> None:
+    session, token = await streams.open("acme", str(files["parquet"]), format="arrow")
+    streams.attach(session)
+
+    async def old_connection_winds_down() -> None:
+        await anyio.sleep(0.1)
+        streams.detach(session, completed=False)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(old_connection_winds_down)
+            await streams.attach_when_free(session, wait_s=5)  # the reconnect: accepted once the old one is gone
+        assert session.attached
+        started = time.monotonic()
+        with pytest.raises(DpError) as err:  # the old connection is still there after the wait: refused
+            await streams.attach_when_free(session, wait_s=0.2)
+        assert err.value.code == "conflict" and time.monotonic() - started >= 0.2
+        streams.detach(session, completed=True)  # the stream completed: the session ended
+        with pytest.raises(DpError) as err:
+            await streams.attach_when_free(session, wait_s=0.2)
+        assert err.value.code == "unauthorized"

@@ -71,7 +71,7 @@ def stream_route(app: Application) -> WebSocketRoute:
             try:
                 session = streams.authenticate(ws.path_params["session_id"], _token(ws))
                 start = _start_row(ws, session)
-                streams.attach(session)
+                await streams.attach_when_free(session)
             except DpError as err:
                 log.info("stream handshake refused: %s", err.code)
                 await _deny(ws, err, trace_id)

@@ -42,6 +42,8 @@ from dataproduct_mcp.services.stream_source import SourceInfo, inspect_source
 __all__ = ["StreamLimits", "StreamService", "StreamSession"]
 
 log = get_logger(__name__)
+REATTACH_WAIT_S = 2.0  # a reconnect waits this long for the previous connection to wind down
+REATTACH_POLL_S = 0.02
 
 MAX_BATCH_ROWS = 100_000
 MAX_COLUMNS = 1000
@@ -306,6 +308,21 @@ class StreamService:
         session.attached = True
         session.last_activity = time.monotonic()
         self._counters.connections += 1
+
+    async def attach_when_free(self, session: StreamSession, wait_s: float = REATTACH_WAIT_S) -> None:
+        """:meth:`attach`, after waiting up to ``wait_s`` for a connection that is winding down.
+
+        A client that drops its connection and reconnects at once (to resume with ``start_row``)
+        usually arrives while the server is still finishing the batch it was encoding for the old
+        connection; refusing that reconnect with ``conflict`` would be a race the client cannot
+        see. A second connection while the first really streams is still refused."""
+        deadline = time.monotonic() + wait_s
+        while session.attached and not session.closed.is_set() and time.monotonic() < deadline:
+            await anyio.sleep(REATTACH_POLL_S)
+        if session.closed.is_set():  # it ended meanwhile (completed, closed, expired): as for any ended session
+            self._counters.handshakes_refused += 1
+            raise Unauthorized("unknown stream session or wrong token")
+        self.attach(session)
 
     def detach(self, session: StreamSession, *, completed: bool, error: bool = False) -> None:
         session.attached = False
