@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.validators.text_helpers import table, validate
+from tests.validators.text_helpers import everything, table, validate
 
 from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.validators import csvinfer, textio, unique
@@ -229,18 +229,6 @@ def _mostly_clean(n: int, defects: list[tuple[int, str]], newline: str) -> bytes
     return text.replace("\n", newline).encode("utf-8", "surrogateescape")
 
 
-def _everything(report) -> tuple:
-    return (
-        [f.model_dump() for f in report.errors],
-        [f.model_dump() for f in report.warnings],
-        report.error_count,
-        report.rows,
-        [c.model_dump() for c in report.columns],
-        report.sha256,
-        report.valid,
-    )
-
-
 UNIQUE_IDS = TableSchema.model_validate(
     {
         "columns": [
@@ -271,7 +259,7 @@ def test_parallel_parsing_finds_exactly_what_one_thread_finds(
     schema = UNIQUE_IDS if declared else None
     one = validate(path, schema=schema, threads=1, max_line_bytes=200, max_errors=1_000)
     many = validate(path, schema=schema, threads=threads, max_line_bytes=200, max_errors=1_000)
-    assert _everything(many) == _everything(one)
+    assert everything(many) == everything(one)
 
 
 def test_clean_parts_are_parsed_in_parallel_and_a_defect_deep_in_the_file_keeps_its_location(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.validators.text_helpers import validate
+from tests.validators.text_helpers import everything, validate
 
 from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.validators import jsonl, jsonrecords, textio
@@ -77,17 +77,6 @@ def _file(tmp_path: Path, n: int, defects: list[tuple[int, str]], bad_byte: int 
     return path
 
 
-def _everything(report: Any) -> tuple[Any, ...]:
-    return (
-        [f.model_dump() for f in report.errors],
-        [f.model_dump() for f in report.warnings],
-        report.error_count,
-        report.rows,
-        [c.model_dump() for c in report.columns],
-        report.valid,
-    )
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     n=st.integers(min_value=0, max_value=400),
@@ -108,7 +97,7 @@ def test_the_fast_path_reports_exactly_what_the_line_by_line_path_reports(
     fast = validate(path, schema=schema, max_line_bytes=200, max_errors=1_000)
     monkeypatch.setattr(jsonl, "FAST_PATH", False)
     slow = validate(path, schema=schema, max_line_bytes=200, max_errors=1_000)
-    assert _everything(fast) == _everything(slow)
+    assert everything(fast) == everything(slow)
 
 
 def test_clean_chunks_take_the_fast_path_and_a_defect_keeps_its_location(tmp_path, monkeypatch) -> None:

@@ -29,3 +29,17 @@ def validate(path: Path, **options: Any) -> Report:
 def table(report: Report) -> list[Row]:
     """Compact ``(row, line, column, code)`` rows of the errors, in file order."""
     return [(f.row, f.line, f.column, f.code.value) for f in report.errors]
+
+
+def everything(report: Report) -> tuple[Any, ...]:
+    """All of a report that two ways of validating one file must agree on (not timings, not
+    implementation counters in ``extra``)."""
+    return (
+        [f.model_dump() for f in report.errors],
+        [f.model_dump() for f in report.warnings],
+        report.error_count,
+        report.rows,
+        [c.model_dump() for c in report.columns],
+        report.sha256,
+        report.valid,
+    )

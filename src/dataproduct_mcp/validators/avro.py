@@ -258,34 +258,37 @@ class AvroValidator:
             findings.error(FindingCode.schema_mismatch, "the Avro schema is not a record: it has no columns")
         for name in ("blocks", "sync-markers", "codec", "records"):
             ctx.check(name)
-        rows = 0
-        count = 0
-        iterator = iter(blocks)
-        _bound.bytes = min(MAX_BLOCK_BYTES, ctx.options.max_uncompressed_bytes)
-        while True:
-            start = fo.tell()
-            decoded = 0
-            try:
-                block = next(iterator)
-                for value in block:
-                    decoded += 1
-                    if checker is not None:
-                        checker.check_mapping_typed(value if isinstance(value, dict) else {}, row=rows + decoded)
-            except StopIteration:
-                break
-            except (Cancelled, TimeBudgetExceeded):
-                raise
-            except Exception as exc:
-                findings.error(
-                    FindingCode.format_error,
-                    f"block {count} is corrupt ({type(exc).__name__}: {exc}); the rest of the file is not checked",
-                    row=rows + decoded + 1,
-                    byte_offset=start,
-                )
-                break
-            rows += block.num_records
-            count += 1
-            ctx.checkpoint(fo.tell())
+        _bound.bytes = min(MAX_BLOCK_BYTES, ctx.options.max_uncompressed_bytes)  # for this validation only
+        try:
+            rows = 0
+            count = 0
+            iterator = iter(blocks)
+            while True:
+                start = fo.tell()
+                decoded = 0
+                try:
+                    block = next(iterator)
+                    for value in block:
+                        decoded += 1
+                        if checker is not None:
+                            checker.check_mapping_typed(value if isinstance(value, dict) else {}, row=rows + decoded)
+                except StopIteration:
+                    break
+                except (Cancelled, TimeBudgetExceeded):
+                    raise
+                except Exception as exc:
+                    findings.error(
+                        FindingCode.format_error,
+                        f"block {count} is corrupt ({type(exc).__name__}: {exc}); the rest of the file is not checked",
+                        row=rows + decoded + 1,
+                        byte_offset=start,
+                    )
+                    break
+                rows += block.num_records
+                count += 1
+                ctx.checkpoint(fo.tell())
+        finally:
+            del _bound.bytes
         result.rows = rows
         result.extra["blocks"] = count
 

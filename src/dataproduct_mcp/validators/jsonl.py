@@ -216,11 +216,8 @@ class _FastPath:
         types = [c.type for c in checker.columns]
         if not types or any(t not in _FAST_TYPES for t in types):
             return cls(checker, None)
-        try:
-            schema = pa.schema([pa.field(c.label, _FAST_TYPES[c.type]) for c in checker.columns])  # type: ignore[index]
-        except (pa.ArrowException, ValueError):
-            return cls(checker, None)
-        return cls(checker, schema)
+        fields = [pa.field(c.label, _FAST_TYPES[t]) for c, t in zip(checker.columns, types, strict=True)]
+        return cls(checker, pa.schema(fields))
 
     def clean(self, part: memoryview, lines: int, first_row: int) -> bool:
         """Whether the ``lines`` lines of ``part`` are clean (then their records count as checked)."""
