@@ -28,7 +28,7 @@ import sys, time
 from pathlib import Path
 mode, path = sys.argv[1], sys.argv[2]
 import pyarrow as pa, pyarrow.json as pj
-from dataproduct_mcp.validators import jsonl
+from dataproduct_mcp.validators.formats import jsonl
 from dataproduct_mcp.validators.base import ValidationOptions
 from dataproduct_mcp.validators.registry import validate_path, validators
 validators()

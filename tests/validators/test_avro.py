@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from tests.validators.binary_helpers import mutated_bytes, run_validator, table
 
 from dataproduct_mcp.domain.schema import TableSchema
-from dataproduct_mcp.validators.avro import VALIDATOR
 from dataproduct_mcp.validators.base import (
     Cancelled,
     FormatResult,
@@ -21,6 +20,7 @@ from dataproduct_mcp.validators.base import (
     ValidationContext,
     ValidationOptions,
 )
+from dataproduct_mcp.validators.formats.avro import VALIDATOR
 from dataproduct_mcp.validators.registry import validate_path
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "avro"

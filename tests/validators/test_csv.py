@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from tests.validators.text_helpers import everything, table, validate
 
 from dataproduct_mcp.domain.schema import TableSchema
-from dataproduct_mcp.validators import csvinfer, textio, unique
+from dataproduct_mcp.validators import textio, unique
 from dataproduct_mcp.validators.base import Cancelled
+from dataproduct_mcp.validators.formats import csvinfer
 
 
 def write(tmp_path: Path, data: bytes | str, name: str = "data.csv") -> Path:

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from tests.validators.text_helpers import everything, validate
 
 from dataproduct_mcp.domain.schema import TableSchema
-from dataproduct_mcp.validators import jsonl, jsonrecords, textio
+from dataproduct_mcp.validators import textio
+from dataproduct_mcp.validators.formats import jsonl, jsonrecords
 
 
 def record(i: int) -> str:

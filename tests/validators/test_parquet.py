@@ -20,7 +20,7 @@ from dataproduct_mcp.validators.base import (
     ValidationContext,
     ValidationOptions,
 )
-from dataproduct_mcp.validators.parquet import VALIDATOR
+from dataproduct_mcp.validators.formats.parquet import VALIDATOR
 from dataproduct_mcp.validators.registry import validate_path
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "parquet"
@@ -211,7 +211,7 @@ def _two_kinds_of_strings(path: Path, *, bad_row: int | None = None, groups: int
 def test_only_string_columns_dictionary_encoded_throughout_are_read_as_dictionaries(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    from dataproduct_mcp.validators.parquet import _dictionary_columns
+    from dataproduct_mcp.validators.formats.parquet import _dictionary_columns
 
     path = tmp_path / "two.parquet"
     _two_kinds_of_strings(path)

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from dataproduct_mcp.errors import FileNotFound, UnsupportedFormat
-from dataproduct_mcp.validators import csv as csv_module
 from dataproduct_mcp.validators import registry
 from dataproduct_mcp.validators.base import ValidationOptions
+from dataproduct_mcp.validators.formats import csv as csv_module
 from dataproduct_mcp.validators.registry import FormatInfo, detect, list_formats, validate_path
 
 

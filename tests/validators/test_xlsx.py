@@ -20,8 +20,8 @@ from dataproduct_mcp.validators.base import (
     ValidationContext,
     ValidationOptions,
 )
+from dataproduct_mcp.validators.formats.xlsx import VALIDATOR
 from dataproduct_mcp.validators.registry import validate_path
-from dataproduct_mcp.validators.xlsx import VALIDATOR
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "xlsx"
 

@@ -20,8 +20,8 @@ from dataproduct_mcp.validators.base import (
     ValidationContext,
     ValidationOptions,
 )
+from dataproduct_mcp.validators.formats.xml import VALIDATOR
 from dataproduct_mcp.validators.registry import validate_path
-from dataproduct_mcp.validators.xml import VALIDATOR
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "xml"
 

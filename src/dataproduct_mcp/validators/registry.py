@@ -69,7 +69,7 @@ class FormatInfo(BaseModel):
 
 
 def _import(name: str) -> ModuleType | None:
-    module_name = f"{__package__}.{name}"
+    module_name = f"{__package__}.formats.{name}"
     try:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

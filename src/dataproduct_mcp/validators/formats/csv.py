@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dataproduct_mcp.domain.validation import FindingCode
-from dataproduct_mcp.validators import csvinfer
 from dataproduct_mcp.validators._threads import BackgroundHash, OrderedPool, available_cores
 from dataproduct_mcp.validators.base import (
     FormatResult,
@@ -33,9 +32,10 @@ from dataproduct_mcp.validators.base import (
     TimeBudgetExceeded,
     ValidationContext,
 )
-from dataproduct_mcp.validators.csvarrow import arrow_types, parse_part
-from dataproduct_mcp.validators.csvparts import PartReader, cut_after_newline, long_line_start
-from dataproduct_mcp.validators.csvscan import RecordScanner
+from dataproduct_mcp.validators.formats import csvinfer
+from dataproduct_mcp.validators.formats.csvarrow import arrow_types, parse_part
+from dataproduct_mcp.validators.formats.csvparts import PartReader, cut_after_newline, long_line_start
+from dataproduct_mcp.validators.formats.csvscan import RecordScanner
 from dataproduct_mcp.validators.tabular import TableChecker
 from dataproduct_mcp.validators.textio import TextChunks
 

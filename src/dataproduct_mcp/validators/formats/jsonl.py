@@ -29,7 +29,7 @@ from dataproduct_mcp.domain.schema import ColumnType
 from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators._threads import BackgroundHash
 from dataproduct_mcp.validators.base import FormatResult, Source, TimeBudgetExceeded, ValidationContext
-from dataproduct_mcp.validators.jsonrecords import RecordSink
+from dataproduct_mcp.validators.formats.jsonrecords import RecordSink
 from dataproduct_mcp.validators.tabular import TableChecker
 from dataproduct_mcp.validators.textio import TextChunks
 

@@ -15,7 +15,7 @@ import pyarrow.csv as pacsv
 
 from dataproduct_mcp.domain.schema import ColumnType
 from dataproduct_mcp.validators.base import ValidationContext
-from dataproduct_mcp.validators.csvscan import RecordScanner
+from dataproduct_mcp.validators.formats.csvscan import RecordScanner
 from dataproduct_mcp.validators.textio import TextChunks
 from dataproduct_mcp.validators.values import infer_text_type, parse_text
 

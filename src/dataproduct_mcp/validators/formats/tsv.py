@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataproduct_mcp.validators.csv import CsvValidator
+from dataproduct_mcp.validators.formats.csv import CsvValidator
 
 __all__ = ["VALIDATOR"]
 

@@ -17,8 +17,8 @@ from typing import Any
 from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators._threads import BackgroundHash
 from dataproduct_mcp.validators.base import FormatResult, Source, TimeBudgetExceeded, ValidationContext
-from dataproduct_mcp.validators.jsonl import looks_like_json_lines
-from dataproduct_mcp.validators.jsonrecords import RecordSink
+from dataproduct_mcp.validators.formats.jsonl import looks_like_json_lines
+from dataproduct_mcp.validators.formats.jsonrecords import RecordSink
 from dataproduct_mcp.validators.textio import TextChunks, decode_recording
 
 __all__ = ["VALIDATOR", "JsonValidator"]
