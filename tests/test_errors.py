@@ -24,8 +24,31 @@ CONTRACT_CODES = {
 
 def test_every_contract_error_code_has_exactly_one_class() -> None:
     assert set(errors.ERROR_CODES) == CONTRACT_CODES
-    classes = [getattr(errors, name) for name in errors.__all__ if name not in ("ERROR_CODES", "DpError")]
+    classes = errors.DpError.__subclasses__()  # one class per code; refinements subclass them
     assert sorted(c.code for c in classes) == sorted(CONTRACT_CODES)
+
+
+ERROR_CLASSES = [
+    c for n in errors.__all__ if isinstance(c := getattr(errors, n), type) and issubclass(c, errors.DpError)
+]
+
+
+@pytest.mark.parametrize("cls", ERROR_CLASSES)
+def test_every_error_class_says_its_http_status_and_whether_it_is_retryable(cls: type[errors.DpError]) -> None:
+    assert 400 <= cls.http_status <= 599
+    assert (cls.http_status >= 500) == (
+        cls.code in {"internal", "registry-unavailable", "shutting-down", "registry-rejected"}
+    )
+    exc = cls("boom", retry_after=1.0) if cls is errors.RateLimited else cls("boom")
+    expected = (
+        cls.code in {"registry-unavailable", "rate-limited", "shutting-down"} or cls is errors.DatabaseUnavailable
+    )
+    assert errors.is_retryable(exc) is expected
+
+
+def test_a_timeout_is_retryable_and_other_foreign_exceptions_are_not() -> None:
+    assert errors.is_retryable(TimeoutError())
+    assert not errors.is_retryable(ValueError("x"))
 
 
 def test_the_contract_file_lists_the_same_codes_when_present() -> None:
@@ -35,7 +58,7 @@ def test_the_contract_file_lists_the_same_codes_when_present() -> None:
         assert CONTRACT_CODES <= set(re.findall(r"`([a-z]+(?:-[a-z]+)*)`", section))
 
 
-@pytest.mark.parametrize("cls", [getattr(errors, n) for n in errors.__all__ if n not in ("ERROR_CODES",)])
+@pytest.mark.parametrize("cls", ERROR_CLASSES)
 def test_every_error_class_maps_to_itself_at_the_boundary(cls: type[errors.DpError]) -> None:
     exc = cls("boom", retry_after=1.0) if cls is errors.RateLimited else cls("boom")
     wrapped = UnexpectedToolError("Error executing tool t")

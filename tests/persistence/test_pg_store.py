@@ -17,12 +17,11 @@ from tests.persistence.test_sqlite_store import make
 from tests.pg import TcpProxy
 
 from dataproduct_mcp.domain.audit import AuditEvent, AuditKind
-from dataproduct_mcp.errors import AlreadyExists, Internal, NotFound
+from dataproduct_mcp.errors import AlreadyExists, DatabaseUnavailable, Internal, NotFound, is_retryable
 from dataproduct_mcp.persistence.base import ProductFilter, Store
-from dataproduct_mcp.persistence.pg_db import DatabaseUnavailable, wrap_db_errors
+from dataproduct_mcp.persistence.pg_db import wrap_db_errors
 from dataproduct_mcp.persistence.pg_store import PgStore
 from dataproduct_mcp.persistence.sqlite_db import load_migrations
-from dataproduct_mcp.services.task_runner import is_retryable
 
 pytestmark = pytest.mark.anyio
 

@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from dataproduct_mcp.errors import DpError, Internal
+from dataproduct_mcp.errors import DatabaseUnavailable, DpError, Internal
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.sqlite_db import load_migrations
 
-__all__ = ["DatabaseUnavailable", "PgDatabase", "parse_iso", "rowcount", "wrap_db_errors"]
+__all__ = ["PgDatabase", "parse_iso", "rowcount", "wrap_db_errors"]
 
 log = get_logger(__name__)
 
@@ -47,15 +47,6 @@ def rowcount(tag: str) -> int:
     """Rows affected, from asyncpg's command tag (``UPDATE 3``, ``INSERT 0 1``)."""
     last = tag.rsplit(" ", 1)[-1] if tag else ""
     return int(last) if last.isdigit() else 0
-
-
-class DatabaseUnavailable(Internal):
-    """The database did not answer (down, unreachable, out of connections, too slow).
-
-    Callers see ``internal`` with a trace id; a task meeting it is retried with back-off."""
-
-    retryable = True
-    default_suggestion = "The database is unavailable; retry in a moment. Nothing was lost."
 
 
 # Errors that mean "the database is not there right now" rather than "this statement is wrong".

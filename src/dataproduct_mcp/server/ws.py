@@ -30,7 +30,6 @@ log = get_logger(__name__)
 
 # Close codes by the reason a session ended (1000 = the stream completed, after `end`).
 CLOSE_CODES = {"expired": 4408, "idle": 4408, "closed": 4410, "shutdown": 1001, "error": 1011}
-HTTP_STATUS = {"unauthorized": 401, "forbidden": 403, "conflict": 409, "invalid-argument": 400, "not-found": 404}
 CLOSE_TIMEOUT_S = 2.0
 
 
@@ -55,7 +54,7 @@ def _start_row(ws: WebSocket, session: StreamSession) -> int:
 
 
 async def _deny(ws: WebSocket, err: DpError, trace_id: str) -> None:
-    status = HTTP_STATUS.get(err.code, 403)
+    status = err.http_status
     headers = {"WWW-Authenticate": 'Bearer realm="dataproduct-mcp streams"'} if status == 401 else None
     if "websocket.http.response" in ws.scope.get("extensions", {}):
         await ws.send_denial_response(JSONResponse(err.to_dict(trace_id), status_code=status, headers=headers))

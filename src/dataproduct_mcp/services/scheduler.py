@@ -28,11 +28,11 @@ from anyio.abc import TaskStatus as AnyioTaskStatus
 from dataproduct_mcp.context import new_trace_id
 from dataproduct_mcp.domain.maintenance import JobClaim, JobState
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
-from dataproduct_mcp.errors import DpError
+from dataproduct_mcp.errors import DpError, is_retryable
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.base import Store
 from dataproduct_mcp.services.maintenance import JOBS, MaintenanceJobs
-from dataproduct_mcp.services.task_runner import TaskContext, _owner_id, is_retryable
+from dataproduct_mcp.services.task_runner import TaskContext, _owner_id
 from dataproduct_mcp.services.tasks import TaskCancelled, TaskService
 
 __all__ = ["KIND_PREFIX", "Scheduler", "job_kind"]

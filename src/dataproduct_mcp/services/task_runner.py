@@ -34,19 +34,13 @@ from pydantic import BaseModel
 
 from dataproduct_mcp.context import request_scope
 from dataproduct_mcp.domain.tasks import ClaimedTask, Task, TaskStatus
-from dataproduct_mcp.errors import DpError, Internal, RateLimited, RegistryUnavailable, ShuttingDown
+from dataproduct_mcp.errors import DpError, Internal, is_retryable
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.services.tasks import TaskCancelled, TaskService
 
-__all__ = ["TaskContext", "TaskRunner", "is_retryable"]
+__all__ = ["TaskContext", "TaskRunner"]
 
 log = get_logger(__name__)
-
-RETRYABLE: tuple[type[BaseException], ...] = (RegistryUnavailable, RateLimited, ShuttingDown, TimeoutError)
-
-
-def is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, RETRYABLE) or bool(getattr(exc, "retryable", False))
 
 
 class TaskContext:
