@@ -279,7 +279,7 @@ async def test_a_changed_file_is_revalidated_exactly_once(app: Application, time
     never = await register_with_file(app, data, "never-validated")
     await validate(app, product_id)
     recorded = (await app.products.get(app.default_tenant(), product_id=product_id)).last_validation
-    assert recorded is not None and recorded["files"][0]["size"] == len(CSV)
+    assert recorded is not None and recorded.files[0].size == len(CSV)
 
     run = await run_job(app, time, "revalidate")
     assert run.result == {"checked": 1, "submitted": 0, "already_pending": 0}  # no change: nothing

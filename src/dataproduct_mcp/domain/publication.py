@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["EnqueueResult", "OutboxRow", "OutboxStatus", "idempotency_key"]
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["EnqueueResult", "OutboxRow", "OutboxStatus", "PublicationRecord", "idempotency_key"]
 
 
 class OutboxStatus(StrEnum):
@@ -62,3 +64,19 @@ class EnqueueResult:
     queued: list[OutboxRow] = field(default_factory=list)  # rows the task (new or existing) delivers
     delivered: list[OutboxRow] = field(default_factory=list)  # already acknowledged: not sent again
     rejected: list[OutboxRow] = field(default_factory=list)  # refused before and not retried
+
+
+class PublicationRecord(BaseModel):
+    """A product's ``last_publication``: the revision the registry last acknowledged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str = Field(description="'{product_id}:{revision}' of the delivered revision.")
+    revision: int = Field(description="The product revision that was delivered.")
+    recorded_revision: int = Field(
+        description="The product revision written when this was recorded; a later revision means the product "
+        "changed since and needs publishing again."
+    )
+    published_at: datetime = Field(description="When the registry acknowledged it (UTC).")
+    task_id: str | None = Field(None, description="The publish-ord task that delivered it.")
+    registry: str | None = Field(None, description="The registry URL it was delivered to.")

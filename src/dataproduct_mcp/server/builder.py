@@ -22,7 +22,7 @@ from dataproduct_mcp.context import current_tenant, request_scope
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.server.errors import error_result, log_failure, map_exception
 
-__all__ = ["DataProductServer", "annotations", "build_server"]
+__all__ = ["DataProductServer", "build_server", "tool_annotations"]
 
 log = get_logger(__name__)
 
@@ -34,7 +34,7 @@ validate their files (validate_file, validate_data_product), describe them in Du
 Failures are JSON objects {"error": {"code", "message", "suggestion", "trace_id"}}; codes are stable."""
 
 
-def annotations(
+def tool_annotations(
     title: str, *, read_only: bool, destructive: bool = False, idempotent: bool, open_world: bool = False
 ) -> ToolAnnotations:
     """The four hints, set explicitly for every tool (one helper, so none is forgotten)."""

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from dataproduct_mcp.app import Application
 from dataproduct_mcp.context import current_tenant
 from dataproduct_mcp.domain.audit import AuditEvent, AuditKind
-from dataproduct_mcp.server.builder import DataProductServer, annotations
+from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 
 
 class AuditPage(BaseModel):
@@ -19,7 +19,7 @@ class AuditPage(BaseModel):
 
 
 def register(server: DataProductServer, app: Application) -> None:
-    @server.tool(annotations=annotations("List audit events", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("List audit events", read_only=True, idempotent=True))
     async def list_audit_events(
         product_id: Annotated[str | None, Field(description="Only events of this product.", max_length=64)] = None,
         kinds: Annotated[

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from dataproduct_mcp.app import Application
 from dataproduct_mcp.context import current_tenant
-from dataproduct_mcp.domain.validation import Report
-from dataproduct_mcp.server.builder import DataProductServer, annotations
+from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, MAX_ERRORS_LIMIT, Report
+from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 from dataproduct_mcp.server.progress import thread_progress
 from dataproduct_mcp.validators.registry import FormatInfo
 
@@ -28,7 +28,7 @@ def register(server: DataProductServer, app: Application) -> None:
     def tenant() -> str:
         return current_tenant() or app.default_tenant()
 
-    @server.tool(annotations=annotations("Validate a file", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("Validate a file", read_only=True, idempotent=True))
     async def validate_file(
         path: Annotated[
             str,
@@ -50,8 +50,9 @@ def register(server: DataProductServer, app: Application) -> None:
             ),
         ] = None,
         max_errors: Annotated[
-            int, Field(ge=1, le=1000, description="Errors to list (error_count is always the true total).")
-        ] = 100,
+            int,
+            Field(ge=1, le=MAX_ERRORS_LIMIT, description="Errors to list (error_count is always the true total)."),
+        ] = DEFAULT_MAX_ERRORS,
         background: Annotated[
             bool, Field(description="Return a task at once and put the report in its result (for large files).")
         ] = False,
@@ -86,7 +87,7 @@ def register(server: DataProductServer, app: Application) -> None:
         )
         return ValidateFileResult(report=report)
 
-    @server.tool(annotations=annotations("List file formats", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("List file formats", read_only=True, idempotent=True))
     async def list_file_formats() -> FormatList:
         """The file formats validate_file understands: name, title, extensions, IANA media types, whether
         binary, and the checks each performs."""

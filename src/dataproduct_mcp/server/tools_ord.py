@@ -14,7 +14,7 @@ from dataproduct_mcp.context import current_tenant
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
 from dataproduct_mcp.errors import InvalidArgument, RegistryRejected, RegistryUnavailable
 from dataproduct_mcp.metadata import DublinCoreFormat, DublinCoreResult
-from dataproduct_mcp.server.builder import DataProductServer, annotations
+from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 from dataproduct_mcp.services.ord import OrdService
 from dataproduct_mcp.services.publication import PublicationService
 
@@ -71,7 +71,7 @@ def register(server: DataProductServer, app: Application) -> None:
     def tenant() -> str:
         return current_tenant() or app.default_tenant()
 
-    @server.tool(annotations=annotations("Map to Dublin Core", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("Map to Dublin Core", read_only=True, idempotent=True))
     async def map_dublin_core(
         product_id: Annotated[
             str | None, Field(description="A data product UUID of yours (give this or `metadata`).", max_length=64)
@@ -97,7 +97,7 @@ def register(server: DataProductServer, app: Application) -> None:
             source = await app.products.get(tenant(), product_id=product_id)
         return ord_service.dublin_core(source, format)
 
-    @server.tool(annotations=annotations("Get the ORD document", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("Get the ORD document", read_only=True, idempotent=True))
     async def get_ord_document(
         product_ids: Annotated[
             list[str] | None,
@@ -162,7 +162,7 @@ def register(server: DataProductServer, app: Application) -> None:
         )
 
     @server.tool(
-        annotations=annotations("Publish to the ORD registry", read_only=False, idempotent=True, open_world=True)
+        annotations=tool_annotations("Publish to the ORD registry", read_only=False, idempotent=True, open_world=True)
     )
     async def publish_to_ord(
         ctx: Context,

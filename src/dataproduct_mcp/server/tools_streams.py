@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from dataproduct_mcp.app import Application
 from dataproduct_mcp.context import current_tenant
 from dataproduct_mcp.errors import Internal
-from dataproduct_mcp.server.builder import DataProductServer, annotations
+from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 from dataproduct_mcp.services.streams import MAX_BATCH_ROWS
 
 
@@ -52,7 +52,7 @@ def register(server: DataProductServer, app: Application) -> None:
     def tenant() -> str:
         return current_tenant() or app.default_tenant()
 
-    @server.tool(annotations=annotations("Open a data stream", read_only=True, idempotent=False))
+    @server.tool(annotations=tool_annotations("Open a data stream", read_only=True, idempotent=False))
     async def open_stream(
         source: Annotated[
             str,
@@ -130,7 +130,9 @@ def register(server: DataProductServer, app: Application) -> None:
             columns=session.source.schema.names,
         )
 
-    @server.tool(annotations=annotations("Close a data stream", read_only=False, destructive=False, idempotent=False))
+    @server.tool(
+        annotations=tool_annotations("Close a data stream", read_only=False, destructive=False, idempotent=False)
+    )
     async def close_stream(
         session_id: Annotated[
             str, Field(description="The session_id open_stream returned.", min_length=1, max_length=64)

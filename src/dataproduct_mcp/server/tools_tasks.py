@@ -14,7 +14,7 @@ from dataproduct_mcp.context import current_tenant
 from dataproduct_mcp.domain.tasks import Task, TaskStatus, TaskSummary
 from dataproduct_mcp.errors import NotFound
 from dataproduct_mcp.logs import get_logger
-from dataproduct_mcp.server.builder import DataProductServer, annotations
+from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 from dataproduct_mcp.services.tasks import TaskService
 
 log = get_logger(__name__)
@@ -41,14 +41,14 @@ def register(server: DataProductServer, app: Application) -> None:
     def tenant() -> str:
         return current_tenant() or app.default_tenant()
 
-    @server.tool(annotations=annotations("Get a task", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("Get a task", read_only=True, idempotent=True))
     async def get_task(task_id: TASK_ID) -> Task:
         """One durable task: status (queued | running | succeeded | failed | cancelled), progress 0..1,
         message, attempts, timestamps, and when finished its `result` (succeeded) or `error`
         {code, message, suggestion} (failed). Another tenant's or an unknown id is 'not-found'."""
         return await tasks.get(tenant(), task_id)
 
-    @server.tool(annotations=annotations("List tasks", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("List tasks", read_only=True, idempotent=True))
     async def list_tasks(
         status: Annotated[TaskStatus | None, Field(description="Only tasks in this status.")] = None,
         kind: Annotated[
@@ -63,14 +63,14 @@ def register(server: DataProductServer, app: Application) -> None:
         page = await tasks.list(tenant(), status=status, kind=kind, limit=limit, cursor=cursor)
         return TaskList(items=page.items, next_cursor=page.next_cursor, total=page.total)
 
-    @server.tool(annotations=annotations("Cancel a task", read_only=False, destructive=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("Cancel a task", read_only=False, destructive=True, idempotent=True))
     async def cancel_task(task_id: TASK_ID) -> TaskResult:
         """Cancel a durable task. A queued task is cancelled at once; a running one gets
         cancel_requested=true and stops at its next checkpoint (typically well under a second), then
         has status 'cancelled'. A finished task is returned unchanged. Its partial work has no effect."""
         return TaskResult(task=await tasks.cancel(tenant(), task_id))
 
-    @server.tool(annotations=annotations("Validate a data product", read_only=False, idempotent=False))
+    @server.tool(annotations=tool_annotations("Validate a data product", read_only=False, idempotent=False))
     async def validate_data_product(
         product_id: Annotated[str, Field(description="Product UUID.", min_length=1, max_length=64)],
         ctx: Context,

@@ -20,6 +20,7 @@ from dataproduct_mcp.domain.products import (
     ord_id_for,
     semver_key,
 )
+from dataproduct_mcp.domain.validation import ValidationSummary
 from dataproduct_mcp.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, TooLarge
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.base import ProductFilter, Store
@@ -283,21 +284,21 @@ class ProductService:
             )
 
     async def record_validation(
-        self, tenant: str, product_id: str, validation: dict[str, Any], *, valid: bool, attempts: int = 5
+        self, tenant: str, product_id: str, validation: ValidationSummary, *, attempts: int = 5
     ) -> DataProduct:
         """Store a validation outcome as ``last_validation`` and move ``status``: ``validated`` when
         every file is valid (a published product stays published), else back to ``draft``
         (deprecated products keep their status). Bumps the revision with optimistic concurrency,
-        re-reading on a conflict. Idempotent per ``validation["task_id"]``: a task that reruns after
+        re-reading on a conflict. Idempotent per ``validation.task_id``: a task that reruns after
         a crash does not apply its outcome twice."""
         for attempt in range(attempts):
             current = await self.store.get_product(tenant, product_id)
-            task_id = validation.get("task_id")
-            if task_id is not None and (current.last_validation or {}).get("task_id") == task_id:
+            last = current.last_validation
+            if validation.task_id is not None and last is not None and last.task_id == validation.task_id:
                 return current  # already applied by an earlier run of the same task
             status = current.status
             if status is not ProductStatus.deprecated:
-                if not valid:
+                if not validation.valid:
                     status = ProductStatus.draft
                 elif status is ProductStatus.draft:
                     status = ProductStatus.validated
@@ -316,7 +317,9 @@ class ProductService:
                     raise
                 log.info("product %s changed during validation; re-reading (attempt %d)", product_id, attempt + 1)
                 continue
-            log.info("recorded validation of product %s: valid=%s, status %s", product_id, valid, status.value)
+            log.info(
+                "recorded validation of product %s: valid=%s, status %s", product_id, validation.valid, status.value
+            )
             return product
         raise AssertionError("unreachable")
 

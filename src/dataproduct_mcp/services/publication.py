@@ -29,7 +29,13 @@ from anyio.abc import TaskStatus as AnyioTaskStatus
 from dataproduct_mcp.context import current_trace_id
 from dataproduct_mcp.domain.audit import AuditKind
 from dataproduct_mcp.domain.products import DataProduct, ProductStatus, content_hash
-from dataproduct_mcp.domain.publication import EnqueueResult, OutboxRow, OutboxStatus, idempotency_key
+from dataproduct_mcp.domain.publication import (
+    EnqueueResult,
+    OutboxRow,
+    OutboxStatus,
+    PublicationRecord,
+    idempotency_key,
+)
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
 from dataproduct_mcp.errors import Conflict, InvalidArgument, NotFound, RegistryRejected, RegistryUnavailable
 from dataproduct_mcp.logs import get_logger
@@ -55,9 +61,7 @@ MAX_ATTEMPTS = 8  # task attempts (each with its own HTTP retries); then the swe
 def needs_publication(product: DataProduct) -> bool:
     """Whether the product changed since the registry last acknowledged it."""
     last = product.last_publication
-    if not last:
-        return True
-    return product.revision > int(last.get("recorded_revision", last.get("revision", 0)))
+    return last is None or product.revision > last.recorded_revision
 
 
 @dataclass
@@ -249,22 +253,22 @@ class PublicationService:
                 current = await self.store.get_product(row.tenant, row.product_id)
             except NotFound:
                 return  # deleted meanwhile: its tombstone is the next publication
-            last = current.last_publication or {}
-            if last.get("idempotency_key") == row.idempotency_key:
+            last = current.last_publication
+            if last is not None and last.idempotency_key == row.idempotency_key:
                 return
             recorded = current.revision + 1 if current.revision == built_revision else built_revision
             status = current.status
             if status in (ProductStatus.draft, ProductStatus.validated):
                 status = ProductStatus.published
             now = self.clock()
-            publication = {
-                "idempotency_key": row.idempotency_key,
-                "revision": built_revision,
-                "recorded_revision": recorded,
-                "published_at": now.isoformat(),
-                "task_id": task_id,
-                "registry": self.client.url if self.client is not None else None,
-            }
+            publication = PublicationRecord(
+                idempotency_key=row.idempotency_key,
+                revision=built_revision,
+                recorded_revision=recorded,
+                published_at=now,
+                task_id=task_id,
+                registry=self.client.url if self.client is not None else None,
+            )
             product = current.model_copy(
                 update={
                     "last_publication": publication,

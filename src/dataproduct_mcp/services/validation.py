@@ -21,7 +21,7 @@ from cachetools import LRUCache
 from pydantic import ValidationError
 
 from dataproduct_mcp.domain.schema import TableSchema
-from dataproduct_mcp.domain.validation import Report
+from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, MAX_ERRORS_LIMIT, Report
 from dataproduct_mcp.errors import InvalidArgument
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.services.files import FileIdentity, PathPolicy
@@ -33,8 +33,6 @@ from dataproduct_mcp.validators.registry import FormatInfo
 __all__ = ["CacheStats", "ReportCache", "ValidationService"]
 
 log = get_logger(__name__)
-
-MAX_ERRORS_LIMIT = 1000
 
 
 @dataclass
@@ -182,7 +180,7 @@ class ValidationService:
         *,
         format: str | None = None,
         schema: Any = None,
-        max_errors: int = 100,
+        max_errors: int = DEFAULT_MAX_ERRORS,
         encoding: str = "utf-8",
         progress: Callable[[int, int], None] | None = None,
         is_cancelled: Callable[[], bool] | None = None,
