@@ -53,7 +53,7 @@ def fast(app: Application) -> Application:
 async def papp(tmp_path: Path, registry: RegistryFake) -> AsyncIterator[Application]:
     app = fast(Application.build(pub_settings(tmp_path, registry)))
     async with app:
-        app.started = True
+        app.runtime.started = True
         yield app
 
 
@@ -220,8 +220,6 @@ async def test_publication_and_breaker_transitions_are_audited_and_counted(
 ) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from dataproduct_mcp.services.status import refresh_counts
-
     product = await register(pclient, "audited")
     out = await call_ok(pclient, "publish_to_ord", {"product_id": product["id"]})
     task = await wait_task(papp, out["task"]["id"])
@@ -238,7 +236,7 @@ async def test_publication_and_breaker_transitions_are_audited_and_counted(
     moved, _ = await papp.audit.list("_system", kinds=None)
     transitions = [e.detail for e in moved if e.kind.value == "breaker-transition"]
     assert transitions == [{"breaker": "ord-registry", "from": "closed", "to": "open"}]
-    await refresh_counts(papp)
+    await papp.health.refresh_counts()
     assert papp.metrics is not None
     families = {f.name: f for f in text_string_to_metric_families(papp.metrics.render().decode())}
     assert [s.value for s in families["dpmcp_breaker_state"].samples] == [2]

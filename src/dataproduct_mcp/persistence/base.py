@@ -262,3 +262,7 @@ class Store(ProductStore, AuditStore, TaskStore, OutboxStore, JobStore, Protocol
         """Raise if the database cannot answer."""
 
     async def schema_version(self) -> int: ...
+
+    async def server_secret(self, name: str) -> bytes:
+        """The 32 random bytes stored under ``name``, created atomically on first use (every
+        process on this database gets the same value)."""

@@ -9,6 +9,7 @@ index when the extension is available).
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import asyncpg
@@ -57,6 +58,16 @@ class PgStore(PgTaskStoreMixin, PgAuditMixin, PgOutboxMixin, PgJobsMixin):
 
     async def schema_version(self) -> int:
         return await self.db.schema_version()
+
+    async def server_secret(self, name: str) -> bytes:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                name,
+                secrets.token_bytes(32),
+            )
+            value = await conn.fetchval("SELECT value FROM server_secrets WHERE name = $1", name)
+        return bytes(value)
 
     # -- products ---------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,17 @@ class SqliteStore(SqliteTaskStoreMixin, SqliteAuditMixin, SqliteOutboxMixin, Sql
 
     async def schema_version(self) -> int:
         return await self.db.schema_version()
+
+    async def server_secret(self, name: str) -> bytes:
+        async with self.db.write() as conn:
+            await conn.execute(
+                "INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ'))"
+                " ON CONFLICT (name) DO NOTHING",
+                (name, secrets.token_bytes(32)),
+            )
+            row = await (await conn.execute("SELECT value FROM server_secrets WHERE name = ?", (name,))).fetchone()
+        assert row is not None
+        return bytes(row[0])
 
     # -- products ---------------------------------------------------------------------------
 

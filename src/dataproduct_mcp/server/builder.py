@@ -66,6 +66,10 @@ class DataProductServer(MCPServer[Any]):
             return token.client_id
         return self.app.default_tenant()
 
+    def tenant(self) -> str:
+        """The caller's tenant inside a tool call (set by :meth:`call_tool`'s request scope)."""
+        return current_tenant() or self.app.default_tenant()
+
     @staticmethod
     def actor_for_request() -> str | None:
         """The bearer token's name (from the tokens file), for the audit trail; never the token."""
@@ -78,8 +82,7 @@ class DataProductServer(MCPServer[Any]):
         with request_scope(tenant=self.tenant_for_request(), actor=self.actor_for_request()) as trace_id:
             started = time.perf_counter()
             try:
-                if self.app.rate_limiter is not None:
-                    self.app.rate_limiter.check(current_tenant() or self.app.default_tenant())
+                self.app.rate_limiter.check(self.tenant())
                 result = await super().call_tool(name, arguments, context)
             except Exception as exc:  # the one boundary: everything becomes a structured error
                 err = map_exception(exc, name)
@@ -96,10 +99,9 @@ class DataProductServer(MCPServer[Any]):
             return result
 
     def _observe(self, name: str, outcome: str, started: float, code: str | None = None) -> None:
-        if self.app.metrics is not None:
-            # Unknown tool names are folded into one label value: labels must stay bounded.
-            tool = name if self._tool_manager.get_tool(name) is not None else "unknown"
-            self.app.metrics.observe_tool(tool, outcome, time.perf_counter() - started, code)
+        # Unknown tool names are folded into one label value: labels must stay bounded.
+        tool = name if self._tool_manager.get_tool(name) is not None else "unknown"
+        self.app.metrics.observe_tool(tool, outcome, time.perf_counter() - started, code)
 
 
 def build_server(app: Application, *, token_verifier: Any = None, auth: Any = None) -> DataProductServer:

@@ -8,7 +8,6 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from dataproduct_mcp.app import Application
-from dataproduct_mcp.context import current_tenant
 from dataproduct_mcp.domain.audit import AuditEvent, AuditKind
 from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 
@@ -33,9 +32,8 @@ def register(server: DataProductServer, app: Application) -> None:
         """The caller's audit trail, oldest first: who (tenant, token name) created, updated, deleted or
         published which product (before/after revision, trace id), and cross-tenant misses. Append-only;
         events older than DPMCP_AUDIT_RETENTION_DAYS are pruned."""
-        assert app.audit is not None
         events, next_cursor = await app.audit.list(
-            current_tenant() or app.default_tenant(),
+            server.tenant(),
             product_id=product_id,
             kinds=kinds,
             since=since,

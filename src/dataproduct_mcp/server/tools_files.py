@@ -8,7 +8,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from dataproduct_mcp.app import Application
-from dataproduct_mcp.context import current_tenant
+from dataproduct_mcp.domain.tasks import Task
 from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, MAX_ERRORS_LIMIT, Report
 from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 from dataproduct_mcp.server.progress import thread_progress
@@ -21,12 +21,11 @@ class FormatList(BaseModel):
 
 class ValidateFileResult(BaseModel):
     report: Report | None = Field(None, description="The validation report (foreground calls).")
-    task: dict[str, Any] | None = Field(None, description="The durable task (background calls); poll get_task.")
+    task: Task | None = Field(None, description="The durable task (background calls); poll get_task.")
 
 
 def register(server: DataProductServer, app: Application) -> None:
-    def tenant() -> str:
-        return current_tenant() or app.default_tenant()
+    tenant = server.tenant
 
     @server.tool(annotations=tool_annotations("Validate a file", read_only=True, idempotent=True))
     async def validate_file(
@@ -73,8 +72,9 @@ def register(server: DataProductServer, app: Application) -> None:
         and lists findings {code, message, row, line, byte_offset, column}. Repeated calls on an unchanged
         file return the cached report (cached=true)."""
         if background:
-            params = {"path": path, "format": format, "schema": schema, "max_errors": max_errors, "encoding": encoding}
-            task = await app.submit_validation_task(tenant(), params)
+            task = await app.validation.submit(
+                tenant(), path, format=format, schema=schema, max_errors=max_errors, encoding=encoding
+            )
             return ValidateFileResult(task=task)
         report = await app.validation.validate(
             tenant(),

@@ -11,7 +11,6 @@ from pydantic import Field
 from pydantic.fields import FieldInfo
 
 from dataproduct_mcp.app import Application
-from dataproduct_mcp.context import current_tenant
 from dataproduct_mcp.domain.products import DataProduct, DataProductFields, ProductStatus
 from dataproduct_mcp.errors import NotFound
 from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
@@ -63,8 +62,7 @@ def _register_signature() -> inspect.Signature:
 def register(server: DataProductServer, app: Application) -> None:
     products = app.products
 
-    def tenant() -> str:
-        return current_tenant() or app.default_tenant()
+    tenant = server.tenant
 
     async def register_data_product(**arguments: Any) -> RegisterResult:
         product, created = await products.register(tenant(), arguments)

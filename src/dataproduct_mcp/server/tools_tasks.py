@@ -10,14 +10,10 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from pydantic import BaseModel, Field
 
 from dataproduct_mcp.app import Application
-from dataproduct_mcp.context import current_tenant
 from dataproduct_mcp.domain.tasks import Task, TaskStatus, TaskSummary
 from dataproduct_mcp.errors import NotFound
-from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
-from dataproduct_mcp.services.tasks import TaskService
-
-log = get_logger(__name__)
+from dataproduct_mcp.server.progress import task_progress
 
 TASK_ID = Annotated[
     str, Field(description="Task UUID, e.g. '3f2b8c1e-5d4a-4e7b-9c0f-1a2b3c4d5e6f'.", min_length=1, max_length=64)
@@ -35,11 +31,8 @@ class TaskList(BaseModel):
 
 
 def register(server: DataProductServer, app: Application) -> None:
-    assert app.tasks is not None, "the application has no task service"
-    tasks: TaskService = app.tasks
-
-    def tenant() -> str:
-        return current_tenant() or app.default_tenant()
+    tasks = app.tasks
+    tenant = server.tenant
 
     @server.tool(annotations=tool_annotations("Get a task", read_only=True, idempotent=True))
     async def get_task(task_id: TASK_ID) -> Task:
@@ -89,16 +82,9 @@ def register(server: DataProductServer, app: Application) -> None:
         is {product_id, files: [{path, valid, error_count, sha256, error?}], valid, status, revision}
         and the product's `last_validation` is set and its `status` becomes 'validated' (all files
         valid) or 'draft' (any invalid or unreadable). Unknown product: 'not-found'."""
-        task = await tasks.submit(tenant(), "validate-product", {"product_id": product_id})
-        if wait_seconds > 0:
-
-            async def progress(current: Task) -> None:
-                try:
-                    await ctx.report_progress(current.progress, 1.0, current.message or current.status.value)
-                except Exception as exc:  # progress is best-effort; never fail the call because of it
-                    log.debug("progress notification not sent: %r", exc)
-
-            task = await tasks.wait(tenant(), task.id, wait_seconds, on_change=progress)
+        task = await tasks.submit_and_wait(
+            tenant(), "validate-product", {"product_id": product_id}, wait_seconds, on_change=task_progress(ctx)
+        )
         return TaskResult(task=task)
 
     @server.resource(

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dataproduct_mcp.domain.audit import AuditKind
+from dataproduct_mcp.domain.audit import AuditEvent, AuditKind
 from dataproduct_mcp.domain.products import (
     DataProduct,
     DataProductFields,
@@ -25,7 +25,8 @@ from dataproduct_mcp.errors import AlreadyExists, Conflict, InvalidArgument, Not
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.base import ProductFilter, Store
 from dataproduct_mcp.services.audit import AuditLog
-from dataproduct_mcp.services.paging import CursorCodec
+from dataproduct_mcp.services.files import PathPolicy
+from dataproduct_mcp.services.paging import CursorCodec, CursorKey
 
 __all__ = ["ListResult", "ProductService", "invalid_argument_from"]
 
@@ -76,22 +77,23 @@ class ProductService:
     def __init__(
         self,
         store: Store,
+        audit: AuditLog,
+        policy: PathPolicy,
         *,
         namespace: str,
-        cursor_secret: bytes,
+        cursor_secret: bytes | CursorKey,
         max_result_bytes: int = 64 * 1024,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
+        self.audit = audit
+        self.policy = policy  # product files must lie inside the allowed roots
         self.namespace = namespace
-        self.cursors = CursorCodec(cursor_secret)
+        self.cursors = CursorCodec(cursor_secret, purpose=b"products")
         self.clock = clock
         self.max_result_bytes = max_result_bytes
-        self.audit: AuditLog | None = None  # set by the Application
 
-    def _audit_event(self, kind: AuditKind, product: DataProduct, before: int | None, **detail: Any) -> Any:
-        if self.audit is None:
-            return None
+    def _audit_event(self, kind: AuditKind, product: DataProduct, before: int | None, **detail: Any) -> AuditEvent:
         return self.audit.event(
             kind,
             product.tenant,
@@ -102,16 +104,15 @@ class ProductService:
             detail=detail,
         )
 
-    def _mirror(self, event: Any) -> None:
-        if event is not None and self.audit is not None:
-            self.audit.mirror(event)
+    def _mirror(self, event: AuditEvent) -> None:
+        self.audit.mirror(event)
 
     async def _get_or_miss(self, tenant: str, product_id: str) -> DataProduct:
         """get_product, recording a cross-tenant miss when the id belongs to another tenant."""
         try:
             return await self.store.get_product(tenant, product_id)
         except NotFound:
-            if self.audit is not None and await self.store.product_exists_in_other_tenant(tenant, product_id):
+            if await self.store.product_exists_in_other_tenant(tenant, product_id):
                 await self.audit.record(AuditKind.cross_tenant_miss, tenant, product_id=product_id)
             raise
 

@@ -23,10 +23,10 @@ from dataproduct_mcp.domain.validation import (
 from dataproduct_mcp.errors import DpError
 from dataproduct_mcp.services.products import ProductService
 from dataproduct_mcp.services.tasks import TaskService
+from dataproduct_mcp.services.validation import VALIDATE_FILE, ValidationService
 
 if TYPE_CHECKING:
     from dataproduct_mcp.services.task_runner import TaskContext
-    from dataproduct_mcp.services.validation import ValidationService
 
 __all__ = ["ValidateFileParams", "ValidateProductParams", "register_validation_kinds"]
 
@@ -66,15 +66,13 @@ async def _stat(validation: ValidationService, path: str) -> tuple[int, int] | N
     return ident.size, ident.mtime_ns
 
 
-def register_validation_kinds(
-    tasks: TaskService, products: ProductService, validation: Callable[[], ValidationService]
-) -> None:
-    """Register both kinds; ``validation`` returns the validation service (looked up per run)."""
+def register_validation_kinds(tasks: TaskService, products: ProductService, validation: ValidationService) -> None:
+    """Register both kinds."""
 
     async def validate_file(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
         p = ValidateFileParams.model_validate(params)
         ctx.report(0.0, f"validating {p.path}")
-        report = await validation().validate(
+        report = await validation.validate(
             ctx.tenant,
             p.path,
             format=p.format,
@@ -102,9 +100,9 @@ def register_validation_kinds(
             ctx.report(i / n, label)
             # Size and mtime before reading: scheduled re-validation compares them (a change during
             # the validation shows as a change next time, never the other way round).
-            stat = await _stat(validation(), ref.path)
+            stat = await _stat(validation, ref.path)
             try:
-                report = await validation().validate(
+                report = await validation.validate(
                     ctx.tenant,
                     ref.path,
                     format=ref.format,
@@ -148,7 +146,7 @@ def register_validation_kinds(
             "revision": updated.revision,
         }
 
-    tasks.register_kind("validate-file", validate_file, params_model=ValidateFileParams)
+    tasks.register_kind(VALIDATE_FILE, validate_file, params_model=ValidateFileParams)
     tasks.register_kind(
         "validate-product", validate_product, params_model=ValidateProductParams, precheck=check_product
     )

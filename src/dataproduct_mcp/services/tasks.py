@@ -22,7 +22,7 @@ from dataproduct_mcp.domain.tasks import Task, TaskStatus, TaskSummary
 from dataproduct_mcp.errors import InvalidArgument
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.base import Store
-from dataproduct_mcp.services.paging import CursorCodec
+from dataproduct_mcp.services.paging import CursorCodec, CursorKey
 from dataproduct_mcp.services.products import invalid_argument_from
 
 if TYPE_CHECKING:
@@ -65,12 +65,12 @@ class TaskService:
         self,
         store: Store,
         *,
-        cursor_secret: bytes,
+        cursor_secret: bytes | CursorKey,
         max_result_bytes: int = 64 * 1024,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
-        self.cursors = CursorCodec(cursor_secret)
+        self.cursors = CursorCodec(cursor_secret, purpose=b"tasks")
         self.max_result_bytes = max_result_bytes
         self.clock = clock
         self.kinds: dict[str, TaskKind] = {}
@@ -140,6 +140,21 @@ class TaskService:
         log.info("submitted task %s (%s)", task.id, kind)
         for wake in self.on_submit:
             wake()
+        return task
+
+    async def submit_and_wait(
+        self,
+        tenant: str,
+        kind: str,
+        params: Mapping[str, Any] | None,
+        wait_seconds: float,
+        on_change: Callable[[Task], Awaitable[None]] | None = None,
+    ) -> Task:
+        """Submit, then (``wait_seconds`` > 0) wait up to that long for the task to finish,
+        reporting each change; the task as it is then."""
+        task = await self.submit(tenant, kind, params)
+        if wait_seconds > 0:
+            task = await self.wait(tenant, task.id, wait_seconds, on_change=on_change)
         return task
 
     async def get(self, tenant: str, task_id: str) -> Task:
