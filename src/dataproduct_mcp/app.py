@@ -58,7 +58,7 @@ def public_base_url(settings: Settings, runtime: Runtime) -> str:
     return url.rstrip("/").replace("://localhost", "://127.0.0.1")
 
 
-@dataclass
+@dataclass(slots=True)
 class Application:
     settings: Settings
     runtime: Runtime

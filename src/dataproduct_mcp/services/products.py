@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 from pydantic import ValidationError
 
 from dataproduct_mcp.domain.audit import AuditEvent, AuditKind
@@ -21,7 +22,7 @@ from dataproduct_mcp.domain.products import (
     semver_key,
 )
 from dataproduct_mcp.domain.validation import ValidationSummary
-from dataproduct_mcp.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, TooLarge
+from dataproduct_mcp.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PathNotAllowed, TooLarge
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.base import ProductFilter, Store
 from dataproduct_mcp.services.audit import AuditLog
@@ -127,6 +128,30 @@ class ProductService:
                 suggestion="Shorten the description or move long lists (files, labels) into fewer entries.",
             )
 
+    async def _check_files(self, fields: DataProductFields, prefix: str = "") -> None:
+        """Every file path must lie inside the allowed roots (it may not exist yet): refused now,
+        naming the field, rather than found unreadable at validation or streaming time."""
+        paths = [ref.path for ref in fields.files]
+
+        def outside() -> list[tuple[int, PathNotAllowed]]:
+            out = []
+            for i, path in enumerate(paths):
+                try:
+                    self.policy.resolve(path)
+                except PathNotAllowed as exc:
+                    out.append((i, exc))
+            return out
+
+        refused = await anyio.to_thread.run_sync(outside) if paths else []
+        if refused:
+            i, exc = refused[0]
+            raise InvalidArgument(
+                f"{prefix}files[{i}].path: {exc.message}",
+                field=f"{prefix}files[{i}].path",
+                problems=[{"field": f"{prefix}files[{j}].path", "problem": e.message} for j, e in refused[:20]],
+                suggestion=exc.suggestion,
+            )
+
     async def register(self, tenant: str, arguments: Mapping[str, Any]) -> tuple[DataProduct, bool]:
         """Create a draft product; the same identity and content again returns the existing one
         (``created`` False); the same identity with other content is ``already-exists``."""
@@ -134,6 +159,7 @@ class ProductService:
             fields = DataProductFields.model_validate(dict(arguments))
         except ValidationError as exc:
             raise invalid_argument_from(exc) from exc
+        await self._check_files(fields)
         ord_id = ord_id_for(self.namespace, fields.name, fields.version)
         digest = content_hash(fields)
         existing = await self.store.find_live_identity(tenant, ord_id)
@@ -249,6 +275,8 @@ class ProductService:
             fields = DataProductFields.model_validate(merged)
         except ValidationError as exc:
             raise invalid_argument_from(exc, "patch") from exc
+        if "files" in changes:
+            await self._check_files(fields, "patch.")
         self._check_version_step(current.version, fields.version)
         product = current.model_copy(
             update={
