@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.server.request_state import RequestStateSecurity
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, Icon, ToolAnnotations
 
 from dataproduct_mcp import __version__
 from dataproduct_mcp.app import Application
@@ -54,11 +55,21 @@ class DataProductServer(MCPServer[Any]):
         super().__init__(**kwargs)
         self.app = app
 
-    def add_tool(self, fn: Any, *args: Any, description: str | None = None, **kwargs: Any) -> None:
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
         # Tool descriptions are product copy read by an LLM: no source-code indentation in them.
         if description is None and fn.__doc__:
             description = inspect.cleandoc(fn.__doc__)
-        super().add_tool(fn, *args, description=description, **kwargs)
+        super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
 
     def tenant_for_request(self) -> str:
         token = get_access_token()

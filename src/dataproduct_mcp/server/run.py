@@ -6,7 +6,7 @@ import contextlib
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -30,6 +30,15 @@ __all__ = ["serve_http", "serve_stdio"]
 log = get_logger(__name__)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without signal handlers of its own: the process owns SIGTERM/SIGINT (``_on_signal``
+    stops the MCP transport and the HTTP side together, then the application closes)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def _uvicorn(asgi: Starlette, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
         asgi,
@@ -45,9 +54,7 @@ def _uvicorn(asgi: Starlette, host: str, port: int) -> uvicorn.Server:
         ws_max_size=64 * 1024,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own signals
-    return server
+    return _Server(config)
 
 
 async def _bound_url(server: uvicorn.Server, host: str) -> str:
