@@ -1,4 +1,5 @@
-"""The store interface services depend on; SQLite implements it now, PostgreSQL later.
+"""The store interface services depend on; :class:`~dataproduct_mcp.persistence.store.SqlStore`
+implements it once over SQLite or PostgreSQL.
 
 Every method is scoped by tenant in the store itself: a record of another tenant is
 simply not there. Stores raise :mod:`dataproduct_mcp.errors` classes, never driver errors.
