@@ -263,3 +263,7 @@ class Store(ProductStore, AuditStore, TaskStore, OutboxStore, JobStore, Protocol
         """Raise if the database cannot answer."""
 
     async def schema_version(self) -> int: ...
+
+    async def server_secret(self, name: str) -> bytes:
+        """The server's secret ``name`` (32 random bytes), made atomically on first use and stored:
+        every replica on the database and every restart gets the same value."""

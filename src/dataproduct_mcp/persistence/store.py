@@ -8,9 +8,12 @@ differ. :class:`SqliteStore` and :class:`PgStore` only pick the dialect.
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dataproduct_mcp.errors import Internal
 from dataproduct_mcp.persistence.audit import AuditMixin
 from dataproduct_mcp.persistence.dialects.base import Dialect
 from dataproduct_mcp.persistence.jobs import JobsMixin
@@ -22,7 +25,9 @@ if TYPE_CHECKING:
     from dataproduct_mcp.persistence.dialects.postgres import PgDialect
     from dataproduct_mcp.persistence.dialects.sqlite import SqliteDialect
 
-__all__ = ["PgStore", "SqlStore", "SqliteStore"]
+__all__ = ["SECRET_BYTES", "PgStore", "SqlStore", "SqliteStore"]
+
+SECRET_BYTES = 32
 
 
 class SqlStore(ProductsMixin, TasksMixin, OutboxMixin, AuditMixin, JobsMixin):
@@ -41,6 +46,25 @@ class SqlStore(ProductsMixin, TasksMixin, OutboxMixin, AuditMixin, JobsMixin):
 
     async def schema_version(self) -> int:
         return await self.db.schema_version()
+
+    async def server_secret(self, name: str) -> bytes:
+        """The server's secret ``name``: 32 random bytes made on first use and stored, so every
+        replica on the database (and every restart) uses the same. Racing first uses agree: the
+        insert is skipped when the name exists, and all then read the one stored value."""
+        async with self.db.reading() as conn:
+            value = await conn.fetchval("SELECT value FROM server_secrets WHERE name = ?", name)
+        if value is None:
+            async with self.db.atomic() as conn:
+                await conn.execute(
+                    "INSERT INTO server_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    name,
+                    secrets.token_bytes(SECRET_BYTES),
+                    self.db.to_db(datetime.now(UTC)),
+                )
+                value = await conn.fetchval("SELECT value FROM server_secrets WHERE name = ?", name)
+        if not isinstance(value, bytes) or len(value) != SECRET_BYTES:
+            raise Internal(f"the stored server secret {name!r} is not {SECRET_BYTES} bytes")
+        return value
 
 
 class SqliteStore(SqlStore):
