@@ -32,7 +32,7 @@ from tests.ord.registry_fake import RegistryFake
 from tests.persistence.test_sqlite_store import make
 from tests.pg import fresh_schema
 
-from dataproduct_mcp.persistence.pg_store import PgStore
+from dataproduct_mcp.persistence.store import PgStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

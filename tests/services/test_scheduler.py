@@ -20,7 +20,7 @@ from dataproduct_mcp.config import Settings, load_settings
 from dataproduct_mcp.domain.audit import AuditKind
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
 from dataproduct_mcp.errors import NotFound
-from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+from dataproduct_mcp.persistence.store import SqliteStore
 from dataproduct_mcp.services.scheduler import Scheduler, job_kind
 from dataproduct_mcp.services.task_runner import TaskContext
 

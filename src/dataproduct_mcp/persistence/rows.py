@@ -1,13 +1,14 @@
-"""Row ↔ model helpers shared by the SQLite and PostgreSQL stores (the SQL stays in each backend)."""
+"""Row ↔ model helpers shared by the store's concept modules (the SQL stays in those modules)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
+from dataproduct_mcp.persistence.dialects.base import Row
 
 __all__ = ["GAVE_UP", "TASK_COLUMNS", "dump_json", "now_or", "task_from_row"]
 
@@ -33,13 +34,9 @@ def dump_json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
-def task_from_row(row: Mapping[str, Any], parse_ts: Callable[[Any], datetime | None] = _same) -> Task:
-    """A task from a row of either backend; ``parse_ts`` turns the backend's timestamps into
-    datetimes (SQLite stores fixed-width UTC text, PostgreSQL returns timestamptz)."""
+def task_from_row(row: Row, parse_ts: Callable[[Any], datetime | None]) -> Task:
+    """A task from a row; ``parse_ts`` is the dialect's ``from_db`` (SQLite stores fixed-width UTC
+    text, PostgreSQL returns timestamptz)."""
     return Task(
         id=row["id"],
         tenant=row["tenant"],

@@ -1,7 +1,7 @@
--- 0007: server secrets (e.g. the key that signs page cursors): random bytes created on first use,
--- shared by every replica on this database.
+-- 0007: server secrets (the key that signs paging cursors, ...): random bytes made on first use
+-- and stored, so restarts and every replica on the database share them. Never derived from a DSN.
 CREATE TABLE server_secrets (
     name       TEXT PRIMARY KEY,
     value      BYTEA NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    created_at TIMESTAMPTZ NOT NULL
 );
