@@ -14,7 +14,8 @@ __all__ = ["GAVE_UP", "TASK_COLUMNS", "dump_json", "now_or", "task_from_row"]
 
 TASK_COLUMNS = (
     "seq, id, tenant, kind, params, status, progress, message, result, error, attempts, max_attempts,"
-    " lease_owner, lease_expires_at, cancel_requested, trace_id, created_at, updated_at, started_at, finished_at"
+    " lease_owner, lease_expires_at, cancel_requested, trace_id, created_at, updated_at, started_at, finished_at,"
+    " run_after"
 )
 
 # The error of a task whose worker died too often (its attempts ran out through lease expiry).
@@ -55,4 +56,5 @@ def task_from_row(row: Row, parse_ts: Callable[[Any], datetime | None]) -> Task:
         updated_at=parse_ts(row["updated_at"]) or datetime.now(UTC),
         started_at=parse_ts(row["started_at"]),
         finished_at=parse_ts(row["finished_at"]),
+        retry_at=parse_ts(row["run_after"]),
     )

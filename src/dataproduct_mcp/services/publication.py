@@ -230,14 +230,20 @@ class PublicationService:
         )
 
     def _undeliverable(self, task: Task, remaining: float) -> RegistryUnavailable | None:
-        """Why ``task`` cannot deliver within ``remaining`` seconds, if it cannot."""
-        if not self.breaker.would_allow() and self.breaker.retry_after >= remaining:
-            return RegistryUnavailable(
-                "the ORD registry circuit breaker is open; the publication is queued",
-                task_id=task.id,
-                retry_after=round(self.breaker.retry_after, 3),
-            )
-        return None
+        """Why ``task`` cannot deliver within ``remaining`` seconds, if it cannot: the breaker stays
+        open past it, or the task is backing off (queued after a failure) until past it."""
+        waits = [self.breaker.retry_after] if not self.breaker.would_allow() else []
+        if task.status is TaskStatus.queued and task.retry_at is not None:
+            waits.append((task.retry_at - self.clock()).total_seconds())
+        delay = max(waits, default=0.0)
+        if delay < remaining:
+            return None
+        why = (
+            "the ORD registry circuit breaker is open"
+            if self.breaker.retry_after >= delay
+            else ("the last delivery failed and the next try is scheduled after the wait")
+        )
+        return RegistryUnavailable(f"{why}; the publication stays queued", task_id=task.id, retry_after=round(delay, 3))
 
     async def _wait_for_delivery(
         self, tenant: str, task: Task, wait_seconds: float, on_change: Callable[[Task], Awaitable[None]] | None
@@ -245,7 +251,7 @@ class PublicationService:
         refusal = self._undeliverable(task, wait_seconds)
         if refusal is not None:
             raise refusal
-        task = await self.tasks.wait(tenant, task.id, wait_seconds, on_change=on_change)
+        task = await self.tasks.wait(tenant, task.id, wait_seconds, on_change=on_change, give_up=self._undeliverable)
         error = task.error or {}
         if task.status is TaskStatus.failed and error.get("code") == "registry-rejected":
             raise RegistryRejected(error.get("message", "the registry rejected the publication"), task_id=task.id)

@@ -212,9 +212,12 @@ class TaskService:
         task_id: str,
         timeout: float,
         on_change: Callable[[Task], Awaitable[None]] | None = None,
+        give_up: Callable[[Task, float], Exception | None] | None = None,
     ) -> Task:
         """Wait up to ``timeout`` seconds for the task to finish, calling ``on_change`` with each new
-        state (progress or message changed); the task as it is when finished or at the timeout."""
+        state (progress or message changed); the task as it is when finished or at the timeout.
+        ``give_up(task, seconds_left)`` is asked at each new state: an exception it returns is raised
+        at once (the caller knows the task cannot finish within the wait)."""
         deadline = anyio.current_time() + timeout
         seen: tuple[Any, ...] | None = None
         while True:
@@ -222,11 +225,16 @@ class TaskService:
             self._waiters.setdefault(task_id, set()).add(event)  # before reading: no change is missed
             try:
                 task = await self.get(tenant, task_id)
-                state = (task.status, task.progress, task.message)
-                if state != seen and on_change is not None:
-                    await on_change(task)
-                seen = state
+                state = (task.status, task.progress, task.message, task.retry_at)
                 remaining = deadline - anyio.current_time()
+                if state != seen:
+                    if on_change is not None:
+                        await on_change(task)
+                    if give_up is not None and not task.finished:
+                        reason = give_up(task, remaining)
+                        if reason is not None:
+                            raise reason
+                seen = state
                 if task.finished or remaining <= 0:
                     return task
                 with anyio.move_on_after(min(remaining, WAIT_POLL_S)):
