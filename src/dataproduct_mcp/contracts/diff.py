@@ -189,7 +189,10 @@ def _rule_table(
 def _rules(
     changes: Changes, name: str, old: ObjectChecks, new: ObjectChecks, oa: Mapping[str, Any], ob: Mapping[str, Any]
 ) -> None:
-    before, after = _rule_table(oa, old), _rule_table(ob, new)
+    # Rules of a property that was added or removed go with it (that change is reported already).
+    kept = {c.name for c in old.columns} & {c.name for c in new.columns} | {""}
+    before = {k: [r for r in v if r[1] in kept] for k, v in _rule_table(oa, old).items()}
+    after = {k: [r for r in v if r[1] in kept] for k, v in _rule_table(ob, new).items()}
     for key in sorted(set(before) | set(after)):
         olds, news = before.get(key, []), after.get(key, [])
         for a, b in zip(olds, news, strict=False):

@@ -206,6 +206,20 @@ def _promote(col: _Column, rule: QualityRule) -> bool:
     return True
 
 
+def _spec(fields: dict[str, Any]) -> ColumnSpec:
+    spec = ColumnSpec.model_validate(fields)
+    low, high = spec.minimum, spec.maximum
+    if isinstance(low, str) and isinstance(high, str) and _iso(low, spec.type) and _iso(high, spec.type):
+        parse = date.fromisoformat if spec.type is ColumnType.date else datetime.fromisoformat
+        try:
+            reversed_ = parse(low) > parse(high)  # type: ignore[operator]
+        except TypeError:  # one bound with a time zone, one without
+            reversed_ = False
+        if reversed_:
+            raise ValueError(f"minimum {low} is after maximum {high}")
+    return spec
+
+
 @dataclass
 class ObjectChecks:
     """The checks of one schema object: its column specs in order and its rules."""
@@ -244,12 +258,12 @@ def object_checks(obj: Mapping[str, Any], index: int) -> ObjectChecks:
             if isinstance(rule, UncheckedRule) or not _promote(col, rule):
                 rules.append(rule)
         try:
-            specs.append(ColumnSpec.model_validate(col.spec))
-        except ValidationError as exc:
-            problem = exc.errors()[0]
+            specs.append(_spec(col.spec))
+        except (ValidationError, ValueError) as exc:
+            problem = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             raise InvalidArgument(
                 f"property {prop['name']!r} ({location_of(col.path)}) has constraints that cannot hold together:"
-                f" {problem['msg']}",
+                f" {problem}",
                 field="contract",
                 location=location_of(col.path),
                 suggestion="Fix the bounds, lengths or pattern of this property.",

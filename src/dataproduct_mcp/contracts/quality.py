@@ -130,12 +130,13 @@ def quality_rule(
 
 def is_zero_tolerance(rule: QualityRule) -> bool:
     """Whether the rule allows no offending value at all (then it is a column constraint): a
-    count that must be 0, at most 0, below 1 row, or between 0 and 0; severity error or none."""
+    count that must be 0, at most 0, or below 1 row; severity error or none. (A between pair
+    must hold two different numbers, so no between rule is zero-tolerance.)"""
     if (rule.severity or "error").lower() != "error":
         return False
     op, t = rule.operator, rule.threshold
     if isinstance(t, tuple):
-        return op is Operator.must_be_between and t == (0.0, 0.0)
+        return False
     if op in (Operator.must_be, Operator.must_be_less_or_equal_to):
         return t == 0
     return op is Operator.must_be_less_than and rule.unit is RuleUnit.rows and 0 < t <= 1
