@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataproduct_mcp.domain.products import DataProduct
 from tests.ord.ord_factories import make_product
+
+from dataproduct_mcp.domain.products import DataProduct
 
 ORDERS_SCHEMA: dict[str, Any] = {
     "columns": [

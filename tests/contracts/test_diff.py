@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.contracts.contract_factories import contract
+from tests.contracts.product_factories import ORDERS_SCHEMA, orders_product
 
 from dataproduct_mcp.contracts import (
     diff_contracts,
@@ -16,8 +18,6 @@ from dataproduct_mcp.contracts import (
     parse_contract,
     product_to_contract,
 )
-from tests.contracts.contract_factories import contract
-from tests.contracts.product_factories import ORDERS_SCHEMA, orders_product
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "contracts" / "valid"
 

@@ -12,8 +12,27 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataproduct_mcp.contracts.documents import MAX_BYTES, MAX_DEPTH, MAX_NODES, dump_json, dump_yaml, load_document
+from dataproduct_mcp.contracts import documents
+from dataproduct_mcp.contracts.documents import (
+    LOADERS,
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_NODES,
+    dump_json,
+    dump_yaml,
+    load_document,
+)
 from dataproduct_mcp.errors import InvalidArgument, TooLarge
+
+
+@pytest.fixture(params=LOADERS, ids=[loader.__name__ for loader in LOADERS], autouse=True)
+def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here runs with each YAML event source (libyaml and PyYAML's Python parser)."""
+    monkeypatch.setattr(documents, "LOADERS", [request.param])
+
+
+def test_libyaml_is_used_when_pyyaml_has_it() -> None:
+    assert LOADERS[0].__name__ == ("LibyamlLoader" if yaml.__with_libyaml__ else "PythonLoader")
 
 
 def test_yaml_scalars_follow_the_yaml_1_2_core_schema() -> None:

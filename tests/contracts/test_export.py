@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.contracts.product_factories import orders_product
 
 from dataproduct_mcp.contracts import (
     contract_checks,
@@ -22,7 +23,6 @@ from dataproduct_mcp.contracts import (
 from dataproduct_mcp.contracts.parse import odcs_validator
 from dataproduct_mcp.domain.schema import ColumnType, TableSchema
 from dataproduct_mcp.errors import InvalidArgument
-from tests.contracts.product_factories import orders_product
 
 EXPORT = Path(__file__).resolve().parents[1] / "data" / "contracts" / "export"
 

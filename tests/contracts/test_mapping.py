@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.contracts.contract_factories import columns, contract
 
 from dataproduct_mcp.contracts import contract_checks, parse_contract
 from dataproduct_mcp.domain.contract import Measurement, Metric, Operator, QualityRule, RuleUnit, UncheckedRule
 from dataproduct_mcp.errors import InvalidArgument
-from tests.contracts.contract_factories import columns, contract
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "contracts" / "valid"
 

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.contracts.product_factories import orders_product
+from tests.ord.ord_factories import make_product
 
 from dataproduct_mcp.contracts import contract_id_for, odps_document, odps_problems, product_to_odps
 from dataproduct_mcp.contracts.documents import load_document
 from dataproduct_mcp.contracts.odps import odps_validator
-from tests.contracts.product_factories import orders_product
-from tests.ord.ord_factories import make_product
 
 EXPORT = Path(__file__).resolve().parents[1] / "data" / "contracts" / "export"
 SCHEMAS = resources.files("dataproduct_mcp.contracts.schemas")

@@ -3,14 +3,17 @@ TooLarge) on field ``contract`` that names where the problem is."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from dataproduct_mcp.contracts import MAX_BYTES, SUPPORTED_API_VERSIONS, parse_contract
-from dataproduct_mcp.contracts.parse import odcs_validator
+from dataproduct_mcp.contracts.documents import load_document
+from dataproduct_mcp.contracts.odcs_schema import clear_verdicts, odcs_validator, schema_errors
 from dataproduct_mcp.errors import DpError, InvalidArgument, TooLarge
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "contracts"
@@ -175,3 +178,50 @@ def test_wrong_types_anywhere_are_invalid_argument_never_a_crash(text: str) -> N
     with pytest.raises(DpError) as caught:
         parse_contract(text)
     assert (caught.value.code, caught.value.context.get("field")) == ("invalid-argument", "contract")
+
+
+def _whole(doc: Any) -> list[tuple[tuple[str, ...], str]]:
+    return sorted((tuple(map(str, e.absolute_path)), e.message) for e in odcs_validator().iter_errors(doc))
+
+
+def _piecewise(doc: Any) -> list[tuple[tuple[str, ...], str]]:
+    return sorted((tuple(map(str, (*p, *e.absolute_path))), e.message) for p, e in schema_errors(doc))
+
+
+SAMPLES = sorted(p for p in DATA.glob("*/*") if p.suffix in (".yaml", ".json"))
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=[p.name for p in SAMPLES])
+def test_checking_piece_by_piece_finds_exactly_what_the_whole_schema_finds(path: Path) -> None:
+    try:
+        doc = load_document(path.read_bytes())
+    except InvalidArgument:
+        return  # not JSON data: the schema never sees it
+    clear_verdicts()
+    assert _piecewise(doc) == _whole(doc)
+    assert _piecewise(doc) == _whole(doc)  # and again from remembered verdicts
+
+
+MUTATIONS: list[tuple[tuple[Any, ...], Any]] = [
+    (("schema", 0, "properties", 1, "logicalType"), "text"),
+    (("schema", 0, "properties", 1, "name"), 5),
+    (("schema", 0, "properties", 1, "logicalTypeOptions"), {"minLength": -1}),
+    (("schema", 0, "properties", 2, "quality", 0, "dimension"), "speed"),
+    (("schema", 0, "properties", 2, "quality"), "not a list"),
+    (("schema", 0, "properties"), {"not": "a list"}),
+    (("schema", 0, "quality", 0, "unit"), 7),
+    (("schema", 1, "properties", 0, "items"), {"logicalType": "array", "extra": 1}),
+    (("schema", 1, "properties", 0, "properties"), [{"name": "nested", "logicalType": "nope"}]),
+    (("schema",), "x"),
+]
+
+
+@pytest.mark.parametrize(("path", "value"), MUTATIONS)
+def test_piecewise_checking_agrees_on_broken_variants_of_the_full_example(path: tuple[Any, ...], value: Any) -> None:
+    doc = copy.deepcopy(load_document((DATA / "valid" / "odcs-full-example.odcs.yaml").read_bytes()))
+    target = doc
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    assert _whole(doc)  # the variant is broken
+    assert _piecewise(doc) == _whole(doc)

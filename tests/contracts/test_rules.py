@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.contracts.contract_factories import contract
 
 from dataproduct_mcp.contracts import contract_checks, evaluate_rules, measurements_for
 from dataproduct_mcp.contracts.rules import acceptance_covers, accepts
@@ -19,7 +20,6 @@ from dataproduct_mcp.domain.contract import (
     UncheckedRule,
 )
 from dataproduct_mcp.domain.validation import FindingCode
-from tests.contracts.contract_factories import contract
 
 NULLS = Measurement(metric=Metric.null_values, columns=("email",))
 ROWS = Measurement(metric=Metric.row_count)

@@ -50,24 +50,11 @@ for _tag, _regex, _first in _CORE_SCALARS:
     _CoreResolver.add_implicit_resolver(_tag, re.compile(_regex), [*_first, *([""] if "~" in _first else [])])
 
 
-class _Loader(
-    yaml.reader.Reader,
-    yaml.scanner.Scanner,
-    yaml.parser.Parser,
-    yaml.composer.Composer,
-    yaml.constructor.SafeConstructor,
-    _CoreResolver,
-):
-    """PyYAML's SafeLoader with the core-schema resolver, a depth bound and duplicate-key errors."""
+class _Bounded(yaml.composer.Composer, yaml.constructor.SafeConstructor, _CoreResolver):
+    """PyYAML's safe composer and constructor with the core-schema resolver, a depth bound and
+    duplicate-key errors; the events come from libyaml when PyYAML has it, else from Python."""
 
-    def __init__(self, stream: str) -> None:
-        yaml.reader.Reader.__init__(self, stream)
-        yaml.scanner.Scanner.__init__(self)
-        yaml.parser.Parser.__init__(self)
-        yaml.composer.Composer.__init__(self)
-        yaml.constructor.SafeConstructor.__init__(self)
-        _CoreResolver.__init__(self)
-        self._depth = 0
+    _depth = 0
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         self._depth += 1
@@ -107,11 +94,40 @@ class _Loader(
         return float("nan") if text == ".nan" else float(text)
 
 
-_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
-_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
-_Loader.add_constructor("tag:yaml.org,2002:merge", _Loader.construct_scalar)  # a `<<` value is text
+_Bounded.add_constructor("tag:yaml.org,2002:int", _Bounded.construct_yaml_int)
+_Bounded.add_constructor("tag:yaml.org,2002:float", _Bounded.construct_yaml_float)
+_Bounded.add_constructor("tag:yaml.org,2002:merge", _Bounded.construct_scalar)  # a `<<` value is text
 for _unsafe in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary", "tag:yaml.org,2002:set"):
-    _Loader.add_constructor(_unsafe, _Loader.construct_undefined)
+    _Bounded.add_constructor(_unsafe, _Bounded.construct_undefined)
+
+
+class PythonLoader(_Bounded, yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    def __init__(self, stream: str) -> None:
+        yaml.reader.Reader.__init__(self, stream)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        _CoreResolver.__init__(self)
+
+
+LOADERS: list[type[_Bounded]] = [PythonLoader]  # the first is used; tests run every one
+try:
+    from yaml._yaml import CParser  # libyaml: a scanner and parser four times faster than Python's
+except ImportError:  # PyYAML built without libyaml
+    pass
+else:
+
+    class LibyamlLoader(_Bounded, CParser):  # type: ignore[misc]
+        """libyaml's events, composed in Python (so the depth bound and duplicate-key check hold)."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            _CoreResolver.__init__(self)
+
+    LOADERS.insert(0, LibyamlLoader)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -245,7 +261,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def load_document(text: str | bytes, *, field: str = "contract") -> Any:
+def load_document(text: str | bytes, *, field: str = "contract", loader: type[_Bounded] | None = None) -> Any:
     """Parse a JSON or YAML document (at most :data:`MAX_BYTES`) into plain JSON data."""
     source = _check_size(text, field)
     stripped = source.lstrip()
@@ -255,11 +271,11 @@ def load_document(text: str | bytes, *, field: str = "contract") -> Any:
         if stripped[0] in "{[":
             data = json.loads(source, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
         else:
-            loader = _Loader(source)
+            reader = (loader or LOADERS[0])(source)
             try:
-                data = loader.get_single_data()
+                data = reader.get_single_data()
             finally:
-                loader.dispose()
+                reader.dispose()
     except json.JSONDecodeError as exc:
         raise InvalidArgument(
             f"the {field} document is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",

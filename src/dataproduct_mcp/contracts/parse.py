@@ -10,20 +10,19 @@ versions (v3.2.0) are refused rather than half-read.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, NoReturn
 
 import jsonschema.exceptions
-from jsonschema import Draft201909Validator
 from open_data_contract_standard.model import OpenDataContractStandard
 from pydantic import ValidationError
 
 from dataproduct_mcp.contracts.documents import load_document, location_of
+from dataproduct_mcp.contracts.documents import location_of as _location
+from dataproduct_mcp.contracts.odcs_schema import odcs_validator, schema_errors
 from dataproduct_mcp.errors import InvalidArgument
 
 __all__ = ["ODCS_VERSION", "SUPPORTED_API_VERSIONS", "DataContract", "odcs_validator", "parse_contract"]
@@ -69,15 +68,6 @@ class DataContract:
         return [o for o in objects if isinstance(o, Mapping)]
 
 
-@functools.cache
-def odcs_validator() -> Draft201909Validator:
-    """The official ODCS v3.1.0 JSON Schema (shipped in open-data-contract-standard) as a validator."""
-    text = resources.files("open_data_contract_standard").joinpath("schema.json").read_text(encoding="utf-8")
-    schema = json.loads(text)
-    Draft201909Validator.check_schema(schema)
-    return Draft201909Validator(schema, format_checker=Draft201909Validator.FORMAT_CHECKER)
-
-
 def _suggestion(error: jsonschema.exceptions.ValidationError) -> str:
     keyword, expected = error.validator, error.validator_value
     if keyword == "enum":
@@ -97,10 +87,14 @@ def _suggestion(error: jsonschema.exceptions.ValidationError) -> str:
     return f"See the ODCS {ODCS_VERSION} reference ({ODCS_REFERENCE}) for this key."
 
 
-def _describe(error: jsonschema.exceptions.ValidationError) -> dict[str, str]:
+def _describe(prefix: tuple[Any, ...], error: jsonschema.exceptions.ValidationError) -> dict[str, str]:
     """Location, problem and suggestion of the most specific error under a oneOf/anyOf failure.
     A oneOf of alternatives that each require one key (the ODCS comparison operators) reads as
     "needs exactly one of ..."."""
+
+    def location_of(path: Any) -> str:
+        return _location((*prefix, *path))
+
     while error.context:
         alternatives = [e for e in error.context if e.validator == "required" and not e.relative_path]
         if error.validator == "oneOf" and alternatives and len(alternatives) == len(error.context):
@@ -131,12 +125,16 @@ def _problem(location: str, message: str, suggestion: str) -> dict[str, str]:
 def _schema_problems(data: Any) -> list[dict[str, str]]:
     # Unknown-key errors last (they are often the echo of a failed branch), then document order.
     errors = sorted(
-        odcs_validator().iter_errors(data),
-        key=lambda e: (e.validator == "unevaluatedProperties", list(map(str, e.absolute_path)), e.message),
+        schema_errors(data),
+        key=lambda pe: (
+            pe[1].validator == "unevaluatedProperties",
+            [*map(str, pe[0] + tuple(pe[1].absolute_path))],
+            pe[1].message,
+        ),
     )
     out: list[dict[str, str]] = []
-    for error in errors:
-        problem = _describe(error)
+    for prefix, error in errors:
+        problem = _describe(prefix, error)
         if problem not in out:
             out.append(problem)
         if len(out) == MAX_PROBLEMS:
