@@ -123,6 +123,22 @@ CASES: list[tuple[str, Any, list[tuple[str, str, bool]]]] = [
         [],
     ),
     (
+        "exclusive bound of a number added",
+        lambda p: _prop(p, "amount").update(
+            logicalType="number", logicalTypeOptions={"exclusiveMinimum": 5, "maximum": 100}
+        ),
+        [
+            ("type-widened", "orders.amount.logicalType", False),
+            ("range-tightened", "orders.amount.minimum", True),
+            ("range-tightened", "orders.amount.logicalTypeOptions.exclusiveMinimum", True),
+        ],
+    ),
+    (
+        "format added",
+        lambda p: _prop(p, "amount")["logicalTypeOptions"].update(format="i64"),
+        [("option-changed", "orders.amount.logicalTypeOptions.format", True)],
+    ),
+    (
         "length tightened",
         lambda p: _prop(p, "unit")["logicalTypeOptions"].update(maxLength=2),
         [("length-tightened", "orders.unit.maxLength", True)],
@@ -298,3 +314,32 @@ def test_two_exports_of_a_product_diff_as_its_schema_changed() -> None:
         ("property-added", "orders-1.channel", False),
     ]
     assert (diff.required_bump, diff.actual_bump, diff.version_ok) == ("major", "minor", False)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (  # 5 itself is no longer allowed: tighter, though the inclusive bound checked here stays 5
+            {"logicalType": "number", "logicalTypeOptions": {"minimum": 5}},
+            {"logicalType": "number", "logicalTypeOptions": {"exclusiveMinimum": 5}},
+            [("range-tightened", "orders.x.logicalTypeOptions.exclusiveMinimum", True)],
+        ),
+        (  # bounds this server cannot check are still compared as the contract states them
+            {"logicalType": "date", "logicalTypeOptions": {"format": "dd/MM/yyyy", "maximum": "31/12/2020"}},
+            {"logicalType": "date", "logicalTypeOptions": {"format": "dd/MM/yyyy", "maximum": "30/12/2020"}},
+            [("range-tightened", "orders.x.logicalTypeOptions.maximum", True)],
+        ),
+        (  # the same constraint said another way is no change
+            {"logicalType": "string", "logicalTypeOptions": {"pattern": "[0-9]+"}},
+            {
+                "logicalType": "string",
+                "quality": [{"metric": "invalidValues", "mustBe": 0, "arguments": {"pattern": "[0-9]+"}}],
+            },
+            [],
+        ),
+    ],
+)
+def test_options_are_compared_as_checked_and_as_written_where_not_checked(
+    old: dict[str, Any], new: dict[str, Any], expected: list[tuple[str, str, bool]]
+) -> None:
+    assert _table(diff_contracts(contract([{"name": "x", **old}]), contract([{"name": "x", **new}]))) == expected

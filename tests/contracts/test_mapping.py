@@ -86,6 +86,21 @@ def test_the_official_full_example_maps_keys_rules_and_relationships() -> None:
         ({"logicalType": "timestamp", "logicalTypeOptions": {"format": "yyyy-MM-dd'T'HH:mm:ssXXX"}}, ("datetime", {})),
         ({"logicalType": "date", "logicalTypeOptions": {"format": "yyyy-MM-dd HH:mm:ss"}}, ("datetime", {})),
         ({"logicalType": "date", "logicalTypeOptions": {"format": "dd/MM/yyyy"}}, ("string", {})),
+        (
+            {"logicalType": "date", "logicalTypeOptions": {"format": "dd/MM/yyyy", "minimum": "01/01/2020"}},
+            ("string", {}),
+        ),
+        (
+            {"logicalType": "date", "logicalTypeOptions": {"exclusiveMinimum": "2024-01-01", "minimum": "2024-01-05"}},
+            ("date", {"minimum": "2024-01-05"}),
+        ),
+        (
+            {
+                "logicalType": "timestamp",
+                "logicalTypeOptions": {"minimum": "2024-01-01T10:00:00", "exclusiveMinimum": "2024-01-01 09:00:00"},
+            },
+            ("datetime", {"minimum": "2024-01-01T10:00:00"}),  # compared as moments, not as text
+        ),
         ({"logicalType": "time"}, ("string", {})),
         ({"physicalType": "VARCHAR(20)"}, ("string", {})),
         ({"physicalType": "bigint"}, ("integer", {})),
@@ -130,6 +145,11 @@ def test_types_and_options_map_to_column_specs(prop: dict[str, Any], expected: t
         ({"logicalType": "integer", "logicalTypeOptions": {"format": "u64"}}, "format u64"),
         ({"logicalType": "timestamp", "logicalTypeOptions": {"timezone": True}}, "logicalTypeOptions.timezone True"),
         ({"logicalType": "date", "logicalTypeOptions": {"minimum": "last monday"}}, "minimum 'last monday'"),
+        (
+            {"logicalType": "date", "logicalTypeOptions": {"format": "dd/MM/yyyy", "maximum": "31/12/2020"}},
+            "maximum '31/12/2020'",
+        ),
+        ({"logicalType": "time", "logicalTypeOptions": {"minimum": "09:00:00"}}, "minimum '09:00:00'"),
         ({"logicalType": "object", "properties": [{"name": "x"}]}, "nested properties of 'c'"),
     ],
 )

@@ -34,9 +34,10 @@ _PROPERTY_HANDLED = {
     "logicalTypeOptions", "quality", "customProperties", "properties", "items",
 }  # fmt: skip
 _OBJECT_HANDLED = {"name", "physicalName", "properties", "quality"}
-_SPEC_OPTIONS = {"minimum", "maximum", "minLength", "maxLength", "pattern", "format"}
-_LOWER_OPTIONS = {"exclusiveMinimum", "minItems", "minProperties"}
-_UPPER_OPTIONS = {"exclusiveMaximum", "maxItems", "maxProperties"}
+# Options the column spec carries (compared there), unless the mapping noted one as not checked.
+_SPEC_OPTIONS = {"minimum", "maximum", "minLength", "maxLength", "pattern", "exclusiveMinimum", "exclusiveMaximum"}
+_LOWER_OPTIONS = {"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"}
+_UPPER_OPTIONS = {"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"}
 _SEVERITY_RANK = {"info": 0, "warning": 0}
 
 
@@ -67,19 +68,20 @@ def _custom(prop: Mapping[str, Any]) -> list[Any]:
 
 
 def _residual_options(
-    changes: Changes, path: str, old: Mapping[str, Any], new: Mapping[str, Any], ctype: ColumnType
+    changes: Changes, path: str, old: Mapping[str, Any], new: Mapping[str, Any], noted: set[str]
 ) -> None:
-    """logicalTypeOptions that the column spec does not carry (it carries min/max/lengths/pattern,
-    and the exclusive bounds of integer and date columns, which become inclusive ones)."""
-    carried = _SPEC_OPTIONS | (
-        {"exclusiveMinimum", "exclusiveMaximum"} if ctype in (ColumnType.integer, ColumnType.date) else set()
-    )
-    for key in sorted((set(old) | set(new)) - carried):
+    """logicalTypeOptions the column spec does not carry: ``format``, ``multipleOf``, ``timezone``,
+    the item and property counts of nested values, and the ones the mapping ``noted`` as not
+    checked (exclusive bounds of numbers and datetimes, bounds that are not ISO moments, ...)."""
+    carried = _SPEC_OPTIONS - noted
+    for key in sorted((set(old) | set(new)) - carried - {"format"}):
         a, b, where = old.get(key), new.get(key), f"{path}.logicalTypeOptions.{key}"
         if a == b:
             continue
         if key in _LOWER_OPTIONS or key in _UPPER_OPTIONS:
-            changes.bound(where, a, b, lower=key in _LOWER_OPTIONS)
+            changes.bound(where, a, b, lower=key in _LOWER_OPTIONS, what="length" if "Length" in key else "range")
+        elif key == "pattern":
+            changes.add(ChangeKind.pattern_changed, where, b is not None, f"pattern {show(a)} -> {show(b)}")
         elif key == "multipleOf" and isinstance(a, int | float) and isinstance(b, int | float) and b and a % b == 0:
             changes.add(ChangeKind.option_relaxed, where, False, f"multipleOf {show(a)} -> {show(b)} (a divisor)")
         elif b is None or (key == "uniqueItems" and not b):
@@ -98,7 +100,13 @@ def _residual_options(
 
 
 def _column(
-    changes: Changes, path: str, a: ColumnSpec, b: ColumnSpec, pa: Mapping[str, Any], pb: Mapping[str, Any]
+    changes: Changes,
+    path: str,
+    a: ColumnSpec,
+    b: ColumnSpec,
+    pa: Mapping[str, Any],
+    pb: Mapping[str, Any],
+    noted: set[str],
 ) -> None:
     if a.type != b.type:
         widened = a.type is ColumnType.integer and b.type is ColumnType.number
@@ -146,13 +154,23 @@ def _column(
             else (ChangeKind.pattern_added if a.pattern is None else ChangeKind.pattern_changed)
         )
         changes.add(kind, f"{path}.pattern", b.pattern is not None, f"pattern {show(a.pattern)} -> {show(b.pattern)}")
-    _residual_options(changes, path, _options(pa), _options(pb), b.type)
+    _residual_options(changes, path, _options(pa), _options(pb), noted)
     for key in ("properties", "items"):
         if pa.get(key) != pb.get(key):
             changes.add(ChangeKind.nested_changed, f"{path}.{key}", True, f"the nested {key} changed")
     if _custom(pa) != _custom(pb):
         changes.add(ChangeKind.metadata_changed, f"{path}.customProperties", False, "customProperties changed")
     changes.metadata(path, pa, pb, (set(pa) | set(pb)) - _PROPERTY_HANDLED)
+
+
+def _noted(checks: ObjectChecks, column: str) -> set[str]:
+    """The logicalTypeOptions of ``column`` that the mapping could not carry into its spec."""
+    marker = ".logicalTypeOptions."
+    return {
+        r.location.rsplit(marker, 1)[1]
+        for r in checks.rules
+        if isinstance(r, UncheckedRule) and r.column == column and marker in r.location
+    }
 
 
 def _raw_rule(doc_obj: Mapping[str, Any], rule: UncheckedRule, checks: ObjectChecks) -> Mapping[str, Any] | None:
@@ -290,7 +308,10 @@ def _object(changes: Changes, oa: Mapping[str, Any], ia: int, ob: Mapping[str, A
                 f"{'required' if required else 'optional'} property {col.name!r} added",
             )
         else:
-            _column(changes, f"{name}.{col.name}", old_cols[col.name], col, old_props[col.name], new_props[col.name])
+            noted = _noted(old, col.name) | _noted(new, col.name)
+            _column(
+                changes, f"{name}.{col.name}", old_cols[col.name], col, old_props[col.name], new_props[col.name], noted
+            )
     kept_old = [c.name for c in old.columns if c.name in new_cols]
     kept_new = [c.name for c in new.columns if c.name in old_cols]
     if kept_old != kept_new:

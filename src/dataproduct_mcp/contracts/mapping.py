@@ -98,12 +98,26 @@ def _iso(value: Any, ctype: ColumnType) -> bool:
     return True
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _tighter(current: Any, bound: Any, *, lower: bool) -> Any:
+    """The tighter of two bounds (numbers, or ISO dates/datetimes compared as moments)."""
     if current is None:
         return bound
     if isinstance(current, str) != isinstance(bound, str):
         return current
-    return max(current, bound) if lower else min(current, bound)
+    try:
+        a, b = (
+            (datetime.fromisoformat(current), datetime.fromisoformat(bound))
+            if isinstance(bound, str)
+            else (current, bound)
+        )
+        tighter_is_new = b > a if lower else b < a
+    except (TypeError, ValueError):  # a naive and an aware moment: keep the first
+        return current
+    return bound if tighter_is_new else current
 
 
 @dataclass
@@ -122,10 +136,13 @@ def _options(col: _Column, ctype: ColumnType, logical: Any, options: Mapping[str
     spec = col.spec
     for key, value in options.items():
         if key in ("minimum", "maximum"):
-            if ctype in (ColumnType.date, ColumnType.datetime) and not _iso(value, ctype):
-                col.note(key, f"{key} {value!r}", f"not an ISO 8601 {ctype.value}")
-            else:
+            numeric = ctype in (ColumnType.integer, ColumnType.number) and _is_number(value)
+            if numeric or (ctype in (ColumnType.date, ColumnType.datetime) and _iso(value, ctype)):
                 spec[key] = _tighter(spec.get(key), value, lower=key == "minimum")
+            else:
+                col.note(
+                    key, f"{key} {value!r}", f"only numbers and ISO 8601 moments are checked as bounds ({ctype.value})"
+                )
         elif key in ("minLength", "maxLength"):
             spec["min_length" if key == "minLength" else "max_length"] = value
         elif key == "pattern":
@@ -133,14 +150,15 @@ def _options(col: _Column, ctype: ColumnType, logical: Any, options: Mapping[str
         elif key in ("exclusiveMinimum", "exclusiveMaximum"):
             lower = key == "exclusiveMinimum"
             target = "minimum" if lower else "maximum"
-            if ctype is ColumnType.integer and isinstance(value, int | float):
+            if ctype is ColumnType.integer and _is_number(value):
                 bound = math.floor(value) + 1 if lower else math.ceil(value) - 1
                 spec[target] = _tighter(spec.get(target), bound, lower=lower)
             elif ctype is ColumnType.date and _iso(value, ctype):
                 day = date.fromisoformat(value) + timedelta(days=1 if lower else -1)
                 spec[target] = _tighter(spec.get(target), day.isoformat(), lower=lower)
             else:
-                if ctype is not ColumnType.string and (isinstance(value, int | float) or _iso(value, ctype)):
+                numeric = ctype is ColumnType.number and _is_number(value)
+                if numeric or (ctype is ColumnType.datetime and _iso(value, ctype)):
                     spec[target] = _tighter(spec.get(target), value, lower=lower)
                 col.note(key, f"{key} {value!r}", f"only inclusive bounds are checked for {ctype.value} values")
         elif key == "format" and logical in ("date", "timestamp"):
