@@ -106,6 +106,14 @@ def test_json_syntax_errors_name_line_and_column(text: str, line: int, column: i
     assert (err.context["line"], err.context["column"]) == (line, column)
 
 
+def test_a_yaml_flow_mapping_with_plain_keys_is_read_as_yaml() -> None:
+    assert load_document("{apiVersion: v3.1.0, tags: [a, b], n: 1e3}") == {
+        "apiVersion": "v3.1.0",
+        "tags": ["a", "b"],
+        "n": 1000.0,
+    }
+
+
 @pytest.mark.parametrize("text", ['{"a": 1, "a": 2}', '{"a": NaN}', '{"a": Infinity}'])
 def test_json_duplicate_keys_and_non_numbers_are_refused(text: str) -> None:
     _error(text)

@@ -261,6 +261,17 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+_JSON_START = re.compile(r'\A\s*(?:\[|\{\s*["}])')  # a JSON array, or an object with a quoted key or none
+
+
+def _yaml(source: str, loader: type[_Bounded] | None) -> Any:
+    reader = (loader or LOADERS[0])(source)
+    try:
+        return reader.get_single_data()
+    finally:
+        reader.dispose()
+
+
 def load_document(text: str | bytes, *, field: str = "contract", loader: type[_Bounded] | None = None) -> Any:
     """Parse a JSON or YAML document (at most :data:`MAX_BYTES`) into plain JSON data."""
     source = _check_size(text, field)
@@ -268,14 +279,10 @@ def load_document(text: str | bytes, *, field: str = "contract", loader: type[_B
     if not stripped:
         raise InvalidArgument(f"the {field} document is empty", field=field, suggestion="Send the document's text.")
     try:
-        if stripped[0] in "{[":
+        if _JSON_START.match(source):
             data = json.loads(source, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
-        else:
-            reader = (loader or LOADERS[0])(source)
-            try:
-                data = reader.get_single_data()
-            finally:
-                reader.dispose()
+        else:  # YAML, also a flow mapping with plain keys ({apiVersion: v3.1.0, ...})
+            data = _yaml(source, loader)
     except json.JSONDecodeError as exc:
         raise InvalidArgument(
             f"the {field} document is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
