@@ -3,6 +3,7 @@
 A change is *breaking* when data that met the old contract may fail the new one, or a consumer
 relying on the old contract may break: something removed, a type changed (other than widening
 integer to number), a constraint or quality rule added or tightened, a key or name changed.
+:func:`version_verdict` judges a version step against the changes (SemVer 2.0.0).
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Change", "ChangeKind", "Changes"]
+from dataproduct_mcp.domain.products import semver_key
+
+__all__ = ["Bump", "Change", "ChangeKind", "Changes", "version_verdict"]
+
+Bump = Literal["major", "minor", "patch", "none"]
+_RANK = {"none": 0, "patch": 1, "minor": 2, "major": 3}
 
 
 class ChangeKind(StrEnum):
@@ -138,3 +144,44 @@ class Changes:
             described = key in ("description", "businessName", "purpose", "usage", "limitations")
             kind = ChangeKind.description_changed if described else ChangeKind.metadata_changed
             self.add(kind, where, False, f"{key} changed from {show(a)} to {show(b)}")
+
+
+def _bump(old: str, new: str) -> Literal["major", "minor", "patch", "none", "downgrade", "unknown"]:
+    try:
+        a, b = semver_key(old), semver_key(new)
+    except ValueError:
+        return "unknown"
+    if b < a:
+        return "downgrade"
+    if b[0] > a[0]:
+        return "major"
+    if b[1] > a[1]:
+        return "minor"
+    return "patch" if b > a else "none"
+
+
+def version_verdict(old: str, new: str, changes: list[Change]) -> dict[str, Any]:
+    """required_bump, actual_bump, version_ok and verdict of a step from version ``old`` to ``new``."""
+    breaking = [c for c in changes if c.breaking]
+    changes = [c for c in changes if c.kind is not ChangeKind.version_changed]
+    required: Bump = (
+        "major"
+        if breaking
+        else ("minor" if any(c.kind not in METADATA_KINDS for c in changes) else ("patch" if changes else "none"))
+    )
+    actual = _bump(old, new)
+    needed = required
+    if required == "major" and actual != "unknown" and semver_key(old)[0] == 0:
+        needed = "minor"  # SemVer 4: in 0.y.z anything may change, a minor step announces it
+    ok = actual not in ("unknown", "downgrade") and _RANK[actual] >= _RANK[needed]
+    step = f"{old} -> {new}"
+    if actual == "unknown":
+        verdict = f"the versions ({step}) are not both SemVer, so the step cannot be checked"
+    elif actual == "downgrade":
+        verdict = f"the version goes down ({step})"
+    elif ok:
+        verdict = f"the {actual} step {step} fits the changes (at least {needed} needed)" if changes else "no changes"
+    else:
+        what = f"{len(breaking)} breaking change(s)" if breaking else f"{len(changes)} change(s)"
+        verdict = f"{what} but the version step is {actual} ({step}): a {needed} bump is required"
+    return {"required_bump": required, "actual_bump": actual, "version_ok": ok, "verdict": verdict}

@@ -16,19 +16,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from dataproduct_mcp.contracts.changes import METADATA_KINDS, Change, ChangeKind, Changes, show
+from dataproduct_mcp.contracts.changes import Bump, Change, ChangeKind, Changes, show, version_verdict
 from dataproduct_mcp.contracts.mapping import CUSTOM_CONSTRAINTS, ObjectChecks, object_checks
 from dataproduct_mcp.contracts.parse import DataContract
 from dataproduct_mcp.contracts.quality import rule_identity
 from dataproduct_mcp.contracts.rules import acceptance_covers
 from dataproduct_mcp.domain.contract import QualityRule, UncheckedRule
-from dataproduct_mcp.domain.products import semver_key
 from dataproduct_mcp.domain.schema import ColumnSpec, ColumnType
 
 __all__ = ["Change", "ChangeKind", "ContractDiff", "diff_contracts"]
 
-Bump = Literal["major", "minor", "patch", "none"]
-_RANK = {"none": 0, "patch": 1, "minor": 2, "major": 3}
 _PROPERTY_HANDLED = {
     "name", "logicalType", "physicalType", "physicalName", "required", "unique", "primaryKey", "primaryKeyPosition",
     "logicalTypeOptions", "quality", "customProperties", "properties", "items",
@@ -324,46 +321,6 @@ def _object(changes: Changes, oa: Mapping[str, Any], ia: int, ob: Mapping[str, A
     _rules(changes, name, old, new, oa, ob)
 
 
-def _bump(old: str, new: str) -> Literal["major", "minor", "patch", "none", "downgrade", "unknown"]:
-    try:
-        a, b = semver_key(old), semver_key(new)
-    except ValueError:
-        return "unknown"
-    if b < a:
-        return "downgrade"
-    if b[0] > a[0]:
-        return "major"
-    if b[1] > a[1]:
-        return "minor"
-    return "patch" if b > a else "none"
-
-
-def _verdict(old: DataContract, new: DataContract, changes: list[Change]) -> dict[str, Any]:
-    breaking = [c for c in changes if c.breaking]
-    changes = [c for c in changes if c.kind is not ChangeKind.version_changed]
-    required: Bump = (
-        "major"
-        if breaking
-        else ("minor" if any(c.kind not in METADATA_KINDS for c in changes) else ("patch" if changes else "none"))
-    )
-    actual = _bump(old.version, new.version)
-    needed = required
-    if required == "major" and actual != "unknown" and semver_key(old.version)[0] == 0:
-        needed = "minor"  # SemVer 4: in 0.y.z anything may change, a minor step announces it
-    ok = actual not in ("unknown", "downgrade") and _RANK[actual] >= _RANK[needed]
-    step = f"{old.version} -> {new.version}"
-    if actual == "unknown":
-        verdict = f"the versions ({step}) are not both SemVer, so the step cannot be checked"
-    elif actual == "downgrade":
-        verdict = f"the version goes down ({step})"
-    elif ok:
-        verdict = f"the {actual} step {step} fits the changes (at least {needed} needed)" if changes else "no changes"
-    else:
-        what = f"{len(breaking)} breaking change(s)" if breaking else f"{len(changes)} change(s)"
-        verdict = f"{what} but the version step is {actual} ({step}): a {needed} bump is required"
-    return {"required_bump": required, "actual_bump": actual, "version_ok": ok, "verdict": verdict}
-
-
 def diff_contracts(old: DataContract, new: DataContract) -> ContractDiff:
     """Every difference from ``old`` to ``new``, whether each is breaking, and the version verdict.
 
@@ -402,5 +359,5 @@ def diff_contracts(old: DataContract, new: DataContract) -> ContractDiff:
         changes=items,
         breaking=breaking > 0,
         breaking_count=breaking,
-        **_verdict(old, new, items),
+        **version_verdict(old.version, new.version, items),
     )
