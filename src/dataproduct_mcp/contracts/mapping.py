@@ -374,6 +374,6 @@ def contract_checks(contract: DataContract, table: str | None = None) -> Contrac
         contract_version=contract.version,
         table=checks.name,
         location=checks.location,
-        schema=TableSchema(columns=checks.columns),
+        schema_=TableSchema(columns=checks.columns),
         rules=checks.rules,
     )

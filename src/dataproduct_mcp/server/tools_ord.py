@@ -80,8 +80,8 @@ def register(server: DataProductServer, app: Application) -> None:
         never sent again; the product's status becomes 'published' with `last_publication`. While the
         registry is unavailable the work stays queued; with wait_seconds > 0, a delivery that cannot happen
         within the wait (circuit breaker open past it, or the task backing off past it) is the error
-        'registry-unavailable' at once, with retry_after (still queued). A 4xx refusal is 'registry-rejected'. Without a configured
-        registry: 'invalid-argument'."""
+        'registry-unavailable' at once, with retry_after (still queued). A 4xx refusal is
+        'registry-rejected'. Without a configured registry: 'invalid-argument'."""
         return await app.publication.publish_result(
             tenant(), product_id, wait_seconds=wait_seconds, on_change=task_progress(ctx)
         )
