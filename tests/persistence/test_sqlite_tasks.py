@@ -112,7 +112,7 @@ async def test_an_expired_lease_is_claimed_again_and_the_old_owner_can_no_longer
 
 
 async def test_recover_expired_requeues_cancels_or_gives_up(store: Store) -> None:
-    plain, cancelled, exhausted = new_task(), new_task(), new_task(max_attempts=1)
+    plain, cancelled, exhausted = new_task(), new_task(), new_task(max_crashes=1)
     for t in (plain, cancelled, exhausted):
         await store.create_task(t)
         assert await store.claim_task("dead", 10, ["noop"], now=T0) is not None
@@ -213,3 +213,33 @@ async def test_listing_is_newest_first_paged_and_filtered(store: Store) -> None:
     assert (await store.list_tasks("other", status=None, kind=None, limit=10, before=None)).total == 0
     assert await store.count_tasks("local") == {"a": {"queued": 3}, "b": {"queued": 4}}
     assert await store.count_tasks("other") == {}
+
+
+async def test_crashes_use_their_own_budget_not_the_retry_attempts(store: Store) -> None:
+    """A task whose worker dies keeps resuming (kill -9 during a long validation, deploys) until
+    max_crashes; its retry budget (max_attempts) is untouched by the crashes."""
+    task = new_task(max_attempts=1, max_crashes=4)
+    await store.create_task(task)
+    at = T0
+    for crash in range(1, 4):
+        claim = await store.claim_task(f"dead-{crash}", 10, ["noop"], now=at)
+        assert claim is not None and claim.task.id == task.id
+        at += timedelta(seconds=11)  # the lease expires: the worker is gone
+        assert await store.recover_expired(now=at) == 1
+        back = await store.get_task("local", task.id)
+        assert (back.status, back.crashes, back.attempts) == (TaskStatus.queued, crash, crash)
+        assert not back.final_attempt  # crashed runs leave its one retryable attempt unused
+    # Claimed straight from an expired lease (no recovery pass in between) also counts a crash.
+    claim = await store.claim_task("dead-4", 10, ["noop"], now=at)
+    assert claim is not None
+    at += timedelta(seconds=11)
+    taken = await store.claim_task("alive", 10, ["noop"], now=at)
+    assert taken is not None and (taken.task.crashes, taken.task.attempts) == (4, 5)
+    assert taken.task.final_attempt  # its one retryable attempt is this run
+    # 4 crashes of 4 allowed: the runner does not run it, and once this lease expires too the
+    # recovery pass fails it for good instead of queueing it again.
+    at += timedelta(seconds=11)
+    assert await store.recover_expired(now=at) == 0
+    gone = await store.get_task("local", task.id)
+    assert (gone.status, gone.crashes) == (TaskStatus.failed, 5)
+    assert gone.error is not None and gone.error["code"] == "internal"

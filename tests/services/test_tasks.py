@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from tests.persistence.test_sqlite_store import make as make_product
 
 from dataproduct_mcp.context import current_tenant, current_trace_id, request_scope
-from dataproduct_mcp.domain.tasks import TaskStatus
+from dataproduct_mcp.domain.tasks import Task, TaskStatus
 from dataproduct_mcp.errors import (
     DatabaseUnavailable,
     DpError,
@@ -423,3 +424,11 @@ async def test_a_kind_that_is_not_ready_is_not_claimed_until_it_is(store: Sqlite
             gate_open = True
             runner.wake()
             assert (await service.wait("local", held.id, timeout=10)).result == "published"
+
+
+def test_crashed_runs_do_not_use_up_the_retry_attempts() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    base = {"id": "t", "tenant": "local", "kind": "k", "status": TaskStatus.running, "created_at": at, "updated_at": at}
+    assert not Task(**base, attempts=3, crashes=2, max_attempts=3).final_attempt  # 1 real run of 3
+    assert Task(**base, attempts=3, crashes=0, max_attempts=3).final_attempt
+    assert Task(**base, attempts=5, crashes=2, max_attempts=3).final_attempt

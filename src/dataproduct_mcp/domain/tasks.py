@@ -13,7 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FINISHED", "ClaimedTask", "Task", "TaskPage", "TaskStatus", "TaskSummary"]
+__all__ = ["FINISHED", "MAX_CRASHES", "ClaimedTask", "Task", "TaskPage", "TaskStatus", "TaskSummary"]
+
+MAX_CRASHES = 10  # runs that may end with the worker gone (crash, kill -9) before the task gives up
 
 
 class TaskStatus(StrEnum):
@@ -42,6 +44,13 @@ class TaskSummary(BaseModel):
     )
     attempts: int = Field(default=0, description="How many times a worker started it (a restart after a crash counts).")
     max_attempts: int = Field(default=3, description="Retryable failures are retried up to this many attempts.")
+    crashes: int = Field(
+        default=0,
+        description="Runs that ended because the worker stopped (crash, kill -9, lost lease); it resumed each time.",
+    )
+    max_crashes: int = Field(
+        default=MAX_CRASHES, description="After this many crashes the task fails (it may be what kills its worker)."
+    )
     cancel_requested: bool = Field(
         default=False, description="Cancellation was asked; running work stops at a checkpoint."
     )
@@ -68,6 +77,11 @@ class Task(TaskSummary):
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def final_attempt(self) -> bool:
+        """This run is the last one a retryable failure gets (crashed runs do not use up attempts)."""
+        return self.attempts - self.crashes >= self.max_attempts
 
     def summary(self) -> TaskSummary:
         return TaskSummary.model_validate(self.model_dump(include=set(TaskSummary.model_fields)))

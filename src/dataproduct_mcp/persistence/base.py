@@ -129,8 +129,8 @@ class TaskStore(Protocol):
         then re-queues its tasks, the attempt counted."""
 
     async def recover_expired(self, *, now: datetime | None = None) -> int:
-        """Running tasks whose lease expired back to queued (cancelled if cancellation was
-        requested, failed if out of attempts)."""
+        """Running tasks whose lease expired back to queued, counting a crash (cancelled if
+        cancellation was requested, failed once ``max_crashes`` is reached)."""
 
     async def lease_owners(self) -> list[str]:
         """Distinct owners of running tasks (to recover those of dead local processes)."""

@@ -15,7 +15,7 @@ __all__ = ["GAVE_UP", "TASK_COLUMNS", "dump_json", "now_or", "task_from_row"]
 TASK_COLUMNS = (
     "seq, id, tenant, kind, params, status, progress, message, result, error, attempts, max_attempts,"
     " lease_owner, lease_expires_at, cancel_requested, trace_id, created_at, updated_at, started_at, finished_at,"
-    " run_after"
+    " run_after, crashes, max_crashes"
 )
 
 # The error of a task whose worker died too often (its attempts ran out through lease expiry).
@@ -57,4 +57,6 @@ def task_from_row(row: Row, parse_ts: Callable[[Any], datetime | None]) -> Task:
         started_at=parse_ts(row["started_at"]),
         finished_at=parse_ts(row["finished_at"]),
         retry_at=parse_ts(row["run_after"]),
+        crashes=row["crashes"],
+        max_crashes=row["max_crashes"],
     )

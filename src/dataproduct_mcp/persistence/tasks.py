@@ -30,7 +30,7 @@ async def insert_task(db: Dialect, conn: Conn, task: Task) -> None:
     their publish task together, a maintenance job its lease and its run)."""
     await conn.execute(
         "INSERT INTO tasks (id, tenant, kind, params, status, progress, message, attempts, max_attempts,"
-        " trace_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " max_crashes, trace_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         task.id,
         task.tenant,
         task.kind,
@@ -40,6 +40,7 @@ async def insert_task(db: Dialect, conn: Conn, task: Task) -> None:
         task.message,
         task.attempts,
         task.max_attempts,
+        task.max_crashes,
         task.trace_id,
         db.to_db(task.created_at),
         db.to_db(task.updated_at),
@@ -142,8 +143,10 @@ class TasksMixin:
                 [*kind_args, stamp],
             ),
         ]
+        # A running candidate's worker died (its lease expired): that run counts as a crash.
         assign = (
             "status = 'running', lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1, run_after = NULL,"
+            " crashes = crashes + CASE WHEN status = 'running' THEN 1 ELSE 0 END,"
             " started_at = COALESCE(started_at, ?), updated_at = ?, message = 'running'"
         )
         async with self.db.atomic() as conn:
@@ -270,15 +273,16 @@ class TasksMixin:
                 stamp,
             )
             await conn.execute(
-                f"UPDATE tasks SET status = 'failed', error = ?, finished_at = ?, {cleared}"
-                f" WHERE {expired} AND attempts >= max_attempts",
+                f"UPDATE tasks SET status = 'failed', error = ?, finished_at = ?, crashes = crashes + 1, {cleared}"
+                f" WHERE {expired} AND crashes + 1 >= max_crashes",
                 dump_json(GAVE_UP),
                 stamp,
                 stamp,
                 stamp,
             )
             return await conn.execute(
-                f"UPDATE tasks SET status = 'queued', message = 'resumed after its worker stopped', {cleared}"
+                f"UPDATE tasks SET status = 'queued', message = 'resumed after its worker stopped',"
+                f" crashes = crashes + 1, {cleared}"
                 f" WHERE {expired}",
                 stamp,
                 stamp,

@@ -97,7 +97,7 @@ class Scheduler:
             except TaskCancelled:
                 raise
             except Exception as exc:
-                if not ctx.is_cancelled() and (not is_retryable(exc) or ctx.attempt >= ctx.task.max_attempts):
+                if not ctx.is_cancelled() and (not is_retryable(exc) or ctx.task.final_attempt):
                     text = f"{exc.code}: {exc.message}" if isinstance(exc, DpError) else f"{type(exc).__name__}: {exc}"
                     log.error(
                         "maintenance job %s failed (task %s, trace %s): %s; it runs again on its next interval",

@@ -6,7 +6,9 @@
   ``lease_seconds / 3``; a cancellation requested elsewhere is seen at the next heartbeat.
 - A crashed worker's tasks are claimed again when their lease expires; at start-up the
   leases of dead local processes are ended at once, so a restart after ``kill -9`` resumes
-  the work without waiting. Handlers are idempotent, so the effect happens once.
+  the work without waiting. Handlers are idempotent, so the effect happens once. Such a run
+  counts as a crash, not as an attempt of the retry budget: a task resumes after up to
+  ``max_crashes`` (10) crashes and only then fails (it may be what kills its worker).
 - A handler failing with a retryable error (registry down, rate limited, timeout) is retried
   with back-off up to the task's ``max_attempts``; other failures end the task ``failed``,
   logged under the task's trace id.
@@ -265,9 +267,9 @@ class TaskRunner:
         if task.cancel_requested:
             await self._finish(ctx, TaskStatus.cancelled)
             return
-        if task.attempts > task.max_attempts:
+        if task.crashes >= task.max_crashes:  # claimed from a dead worker once too often
             error = Internal(
-                f"the task was started {task.attempts - 1} times without finishing",
+                f"the task's worker stopped {task.crashes} times while running it",
                 suggestion="Look for crashes in the logs under the task's trace id, then submit it again.",
             )
             await self._finish(ctx, TaskStatus.failed, error=error.to_dict(task.trace_id or "-")["error"])
@@ -336,7 +338,7 @@ class TaskRunner:
             err = Internal("the task failed unexpectedly")
             log.error("task %s (%s) failed unexpectedly", task.id, task.kind, exc_info=exc)
         body = err.to_dict(task.trace_id or "-")["error"]
-        if is_retryable(exc) and task.attempts < task.max_attempts:
+        if is_retryable(exc) and not task.final_attempt:
             delay = self.retry_backoff(task.attempts)
             run_after = datetime.now(UTC) + timedelta(seconds=delay)
             if await self.store.retry_task(task.id, self.owner, body, run_after):
