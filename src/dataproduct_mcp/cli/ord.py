@@ -12,12 +12,10 @@ import json
 import sys
 from typing import Any
 
-import anyio
-
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("ord-document", help="print the ORD document(s) of a tenant")
     parser.add_argument("--tenant", default=None, help="tenant (default DPMCP_TENANT, the local tenant)")
     parser.add_argument("--document", type=int, default=None, help="only the N-th document (1-based) when split")
@@ -26,14 +24,16 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataproduct_mcp.cli import _settings
+    import anyio
+
+    from dataproduct_mcp.cli import load_settings_or_exit, print_config_errors
     from dataproduct_mcp.config import ConfigError
     from dataproduct_mcp.logs import configure_logging
     from dataproduct_mcp.persistence import open_store
     from dataproduct_mcp.services.publication import build_ord_services
     from dataproduct_mcp.services.tasks import TaskService
 
-    settings = _settings()
+    settings = load_settings_or_exit()
     configure_logging("WARNING", settings.log_format)
     tenant = args.tenant or settings.tenant
     base = (args.base_url or settings.ord_base_url or f"http://127.0.0.1:{settings.http_port or 8765}").rstrip("/")
@@ -41,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         ord_service, _ = build_ord_services(settings, store, TaskService(store, cursor_secret=b"cli"), lambda: base)
     except ConfigError as exc:
-        for line in exc.problems:
-            print(f"dataproduct-mcp: configuration error: {line}", file=sys.stderr)
+        print_config_errors(exc.problems)
         return 2
 
     async def fetch() -> Any:
