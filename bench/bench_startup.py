@@ -54,7 +54,9 @@ def load() -> str:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DPMCP_")}
+    """This environment without DPMCP_* settings, and with bytecode caching on: an installed
+    package has its .pyc files (pip compiles them), so no side recompiles its sources per run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DPMCP_") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(extra)
     return env
 
