@@ -89,7 +89,7 @@ def stdio_run(kind: str, timeout: float) -> float:
         return anyio.run(first_call, params, "echo", {"text": "x"}, timeout)
     tool = {"ours": "list_file_formats", "ours-status": "get_server_status"}[kind]
     with tempfile.TemporaryDirectory() as tmp:  # a fresh data dir: the database is created and migrated
-        env = clean_env(DPMCP_DATA_DIR=str(Path(tmp) / "data"))
+        env = clean_env(DPMCP_DATA_DIR=str(Path(tmp) / "data"), DPMCP_HTTP_HOST="127.0.0.1", DPMCP_HTTP_PORT="0")
         params = StdioServerParameters(command=EXE, args=["serve"], env=env, cwd=tmp)
         return anyio.run(first_call, params, tool, {}, timeout)
 
