@@ -46,7 +46,7 @@ from dataproduct_mcp.config import load_settings
 from dataproduct_mcp.domain.products import DataProduct, DataProductFields, ProductStatus, ord_id_for
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
 from dataproduct_mcp.logs import configure_logging
-from dataproduct_mcp.persistence.pg_store import PgStore
+from dataproduct_mcp.persistence.store import PgStore
 from dataproduct_mcp.server.builder import build_server
 
 WORDS = "sales orders invoices customers churn revenue forecast inventory ledger shipment returns".split()
@@ -280,12 +280,12 @@ async def run_tasks(dsn: str, path: Path, n: int) -> float:
             )
             for _ in range(n)
         ]  # fmt: skip
-        from dataproduct_mcp.persistence.pg_tasks import insert_task
+        from dataproduct_mcp.persistence.tasks import insert_task
 
         t0 = time.perf_counter()
-        async with store.db.transaction() as conn:
+        async with store.db.atomic() as conn:
             for task in tasks:
-                await insert_task(conn, task)
+                await insert_task(store.db, conn, task)
         while True:
             counts = await store.count_tasks()
             done = sum(v for k, v in counts.get("validate-file", {}).items() if k in ("succeeded", "failed"))

@@ -24,7 +24,7 @@ from dataproduct_mcp.app import Application
 from dataproduct_mcp.config import load_settings
 from dataproduct_mcp.domain.products import DataProduct, DataProductFields, ProductStatus, content_hash, ord_id_for
 from dataproduct_mcp.logs import configure_logging
-from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+from dataproduct_mcp.persistence.store import SqliteStore
 from dataproduct_mcp.server.builder import build_server
 
 WORDS = "sales orders invoices customers churn revenue forecast inventory ledger shipment returns".split()
@@ -36,7 +36,7 @@ async def seed(store: SqliteStore, n: int) -> None:
     now = datetime.now(UTC)
     batch = 2000
     for start in range(0, n, batch):
-        async with store.db.write() as conn:
+        async with store.db.atomic() as conn:
             for i in range(start, min(n, start + batch)):
                 words = rnd.sample(WORDS, 3)
                 fields = DataProductFields(
@@ -59,12 +59,7 @@ async def seed(store: SqliteStore, n: int) -> None:
                     created_at=now,
                     updated_at=now,
                 )
-                cur = await conn.execute(
-                    "INSERT INTO products (id, tenant, ord_id, name, owner, status, revision, content_hash, body,"
-                    " created_at, updated_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (p.id, *store._row_values(p, content_hash(fields))),
-                )
-                await store._write_index(conn, cur.lastrowid, p)  # type: ignore[arg-type]
+                await store._insert_row(conn, p, content_hash(fields))
 
 
 def pct(samples: list[float], p: float) -> float:

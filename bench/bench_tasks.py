@@ -29,8 +29,8 @@ from dataproduct_mcp.app import Application
 from dataproduct_mcp.config import load_settings
 from dataproduct_mcp.domain.tasks import TaskStatus
 from dataproduct_mcp.logs import configure_logging
-from dataproduct_mcp.persistence.sqlite_store import SqliteStore
-from dataproduct_mcp.persistence.sqlite_tasks import _ts
+from dataproduct_mcp.persistence.dialects.sqlite import utc_text as _ts
+from dataproduct_mcp.persistence.store import SqliteStore
 
 
 async def seed(path: Path, n: int, *, running_owner: str | None = None, kind: str = "noop") -> None:

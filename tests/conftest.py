@@ -70,7 +70,7 @@ def settings(tmp_path: Path, database_url: str | None) -> Settings:
 async def app(settings: Settings) -> AsyncIterator[Application]:
     application = Application.build(settings)
     async with application:
-        application.started = True
+        application.runtime.started = True
         yield application
 
 

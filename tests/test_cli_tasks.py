@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
-from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+from dataproduct_mcp.persistence.store import SqliteStore
 
 EXE = str(Path(sys.executable).with_name("dataproduct-mcp"))
 

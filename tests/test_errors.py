@@ -12,6 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from pydantic import BaseModel, ValidationError
 
 from dataproduct_mcp import errors
+from dataproduct_mcp.persistence.dialects.sqlite import map_error as map_sqlite_error
 from dataproduct_mcp.server.errors import error_result, map_exception
 
 CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "docs" / "contract.md"
@@ -99,7 +100,7 @@ def test_unknown_tool_is_not_found() -> None:
 
 def test_a_read_only_database_is_internal_with_a_suggestion() -> None:
     wrapped = UnexpectedToolError("x")
-    wrapped.__cause__ = sqlite3.OperationalError("attempt to write a readonly database")
+    wrapped.__cause__ = map_sqlite_error(sqlite3.OperationalError("attempt to write a readonly database"))
     err = map_exception(wrapped, "t")
     assert err.code == "internal"
     assert "writable" in err.suggestion

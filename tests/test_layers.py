@@ -9,11 +9,12 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "dataproduct_mcp"
 
 # layer -> layers it must not import
 FORBIDDEN = {
-    "domain": {"server", "services", "persistence", "validators", "metadata", "ord", "app", "cli"},
+    "domain": {"server", "services", "persistence", "validators", "metadata", "ord", "contracts", "app", "cli"},
     "persistence": {"server", "services", "app", "cli", "validators", "metadata", "ord"},
     "validators": {"server", "services", "persistence", "app", "cli", "metadata", "ord"},
     "metadata": {"server", "services", "persistence", "app", "cli", "validators"},
     "ord": {"server", "services", "persistence", "app", "cli", "validators"},
+    "contracts": {"server", "services", "persistence", "app", "cli", "validators", "metadata", "ord"},
     "services": {"server", "cli"},
 }
 

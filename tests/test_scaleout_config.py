@@ -7,7 +7,7 @@ import pytest
 from dataproduct_mcp.app import Application
 from dataproduct_mcp.config import ConfigError, load_settings
 from dataproduct_mcp.persistence import open_store
-from dataproduct_mcp.persistence.pg_store import PgStore
+from dataproduct_mcp.persistence.store import PgStore
 from dataproduct_mcp.server.builder import build_server
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
@@ -43,6 +43,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Comma-separated secrets (32+ bytes each; the first seals) for MCP requestState; "
         "the same on every replica. Unset: a per-process key.",
+    )
+    cursor_secret: SecretStr | None = Field(
+        None,
+        description="Secret (32+ bytes) that signs page cursors; unset = random bytes kept in the database, "
+        "shared by every replica of it.",
     )
     allowed_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
@@ -151,6 +156,13 @@ class Settings(BaseSettings):
     def _long_keys(cls, value: list[str]) -> list[str]:
         if any(len(k.encode()) < 32 for k in value):
             raise ValueError("each key must be at least 32 bytes, e.g. from: openssl rand -hex 32")
+        return value
+
+    @field_validator("cursor_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("the secret must be at least 32 bytes, e.g. from: openssl rand -hex 32")
         return value
 
     @field_validator("database_url")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 __all__ = ["METRIC_NAMES", "Metrics"]
@@ -40,6 +40,7 @@ METRIC_NAMES = (
     "dpmcp_stream_sessions_total",
     "dpmcp_stream_bytes_sent_total",
     "dpmcp_stream_rows_sent_total",
+    "dpmcp_stream_session_duration_seconds",
     "dpmcp_products",
     "dpmcp_maintenance_runs_total",
     "dpmcp_maintenance_failures_total",
@@ -102,6 +103,9 @@ class StateCollector(Collector):
         yield CounterMetricFamily(
             "dpmcp_stream_rows_sent", "Rows sent on stream sessions", value=streams.get("rows_sent_total", 0)
         )
+        durations = streams.get("session_duration_seconds")
+        if durations:
+            yield _histogram("dpmcp_stream_session_duration_seconds", "Stream session lifetime, open to end", durations)
         products = GaugeMetricFamily("dpmcp_products", "Data products by status (all tenants)", labels=["status"])
         for status, n in (s.get("products") or {}).items():
             products.add_metric([status], n)
@@ -117,8 +121,20 @@ class StateCollector(Collector):
         yield failures
 
 
+def _histogram(name: str, documentation: str, figures: dict[str, Any]) -> HistogramMetricFamily:
+    """A histogram kept elsewhere as per-bucket counts ``{"buckets": {"1.0": n, ..., "+Inf": n},
+    "sum": s}`` (not cumulative), exposed in Prometheus' cumulative form."""
+    buckets, running = [], 0.0
+    for bound, n in figures.get("buckets", {}).items():
+        running += n
+        buckets.append((bound, running))
+    return HistogramMetricFamily(name, documentation, buckets=buckets, sum_value=figures.get("sum", 0.0))
+
+
 class Metrics:
-    def __init__(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+    """The registry and its instruments. :meth:`watch` adds the state read at scrape time."""
+
+    def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.tool_calls = Counter(
@@ -143,7 +159,10 @@ class Metrics:
             registry=r,
         )
         ProcessCollector(registry=r)
-        r.register(StateCollector(snapshot))
+
+    def watch(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+        """Expose the components' state (cache, breaker, streams, tasks, ...) read at scrape time."""
+        self.registry.register(StateCollector(snapshot))
 
     def observe_tool(self, tool: str, outcome: str, seconds: float, code: str | None = None) -> None:
         self.tool_calls.labels(tool=tool, outcome=outcome).inc()
@@ -156,6 +175,10 @@ class Metrics:
         self.validations.labels(format=report.format, valid=str(report.valid).lower()).inc()
         self.validated_bytes.inc(report.bytes)
         self.validation_latency.observe(seconds)
+
+    def observe_task(self, kind: str, seconds: float) -> None:
+        """A durable task run that ended (succeeded, failed, cancelled or retried)."""
+        self.task_latency.labels(kind=kind).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -59,7 +59,12 @@ def make_product(**overrides: Any) -> DataProduct:
         input_ports=["0b7d7a35-1c2f-4f5e-8a9b-000000000001", "customer.dpmcp:dataProduct:customers:v1"],
         schema={"columns": [{"name": "id", "type": "integer", "required": True}]},
         labels={"region": ["EMEA"], "cost-center": ["4711"]},
-        last_publication={"published_at": "2024-02-03T00:00:00Z"},
+        last_publication={
+            "idempotency_key": "p:1",
+            "revision": 1,
+            "recorded_revision": 2,
+            "published_at": "2024-02-03T00:00:00Z",
+        },
     )
     fields.update(overrides)
     return DataProduct.model_validate(fields)

@@ -53,7 +53,7 @@ def fast(app: Application) -> Application:
 async def papp(tmp_path: Path, registry: RegistryFake) -> AsyncIterator[Application]:
     app = fast(Application.build(pub_settings(tmp_path, registry)))
     async with app:
-        app.started = True
+        app.runtime.started = True
         yield app
 
 
@@ -165,6 +165,52 @@ async def test_breaker_open_publish_returns_at_once_queued_and_wait_is_registry_
     assert registry.accepted == {f"{product['id']}:{product['revision']}": 1}
 
 
+async def backing_off(app: Application, task_id: str) -> Any:
+    """The task once it is queued again after a failed delivery (with its retry time)."""
+    with anyio.fail_after(20):
+        while True:
+            task = await app.tasks.wait(app.default_tenant(), task_id, 1)
+            if task.status is TaskStatus.queued and task.retry_at is not None:
+                return task
+
+
+async def test_a_wait_that_cannot_see_the_delivery_is_registry_unavailable_at_once(
+    pclient: Client, papp: Application, registry: RegistryFake
+) -> None:
+    """The breaker is half-open (it would let a call through) but the task backs off for 10 minutes:
+    waiting up to 300 s cannot see the delivery, so the answer comes at once, and the work stays queued."""
+    papp.task_runner.retry_backoff = lambda attempt: 600.0
+    registry.default = "503"
+    product = await register(pclient, "late")
+    first = await call_ok(pclient, "publish_to_ord", {"product_id": product["id"]})
+    task = await backing_off(papp, first["task"]["id"])
+    breaker = papp.publication.breaker
+    assert breaker.state.value == "open"
+    breaker.reset_seconds = 0.001
+    assert breaker.state.value == "half-open" and breaker.would_allow()
+    registry.default = "ok"  # the registry is back, but the task only tries again in 10 minutes
+    with anyio.fail_after(60):  # far less than the 300 s the call may wait
+        err = await call_err(pclient, "publish_to_ord", {"product_id": product["id"], "wait_seconds": 300})
+    assert err["code"] == "registry-unavailable"
+    assert err["task_id"] == task.id and err["retry_after"] > 300
+    [row] = await papp.store.list_outbox(papp.default_tenant())
+    assert row.status is OutboxStatus.pending and row.task_id == task.id  # still queued, not lost
+
+
+async def test_a_wait_that_covers_the_back_off_sees_the_delivery(
+    pclient: Client, papp: Application, registry: RegistryFake
+) -> None:
+    papp.task_runner.retry_backoff = lambda attempt: 0.5
+    registry.script = ["503", "503", "503"]  # the first delivery's tries fail, then the registry answers
+    product = await register(pclient, "soon")
+    first = await call_ok(pclient, "publish_to_ord", {"product_id": product["id"]})
+    await backing_off(papp, first["task"]["id"])
+    papp.publication.breaker.reset_seconds = 0.001
+    out = await call_ok(pclient, "publish_to_ord", {"product_id": product["id"], "wait_seconds": 30})
+    assert out["task"]["id"] == first["task"]["id"] and out["task"]["status"] == "succeeded"
+    assert registry.accepted == {f"{product['id']}:{product['revision']}": 1}
+
+
 async def test_a_registry_failing_half_the_time_delivers_every_publication_exactly_once(
     pclient: Client, papp: Application, registry: RegistryFake
 ) -> None:
@@ -220,8 +266,6 @@ async def test_publication_and_breaker_transitions_are_audited_and_counted(
 ) -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from dataproduct_mcp.services.status import refresh_counts
-
     product = await register(pclient, "audited")
     out = await call_ok(pclient, "publish_to_ord", {"product_id": product["id"]})
     task = await wait_task(papp, out["task"]["id"])
@@ -238,7 +282,7 @@ async def test_publication_and_breaker_transitions_are_audited_and_counted(
     moved, _ = await papp.audit.list("_system", kinds=None)
     transitions = [e.detail for e in moved if e.kind.value == "breaker-transition"]
     assert transitions == [{"breaker": "ord-registry", "from": "closed", "to": "open"}]
-    await refresh_counts(papp)
+    await papp.health.refresh_counts()
     assert papp.metrics is not None
     families = {f.name: f for f in text_string_to_metric_families(papp.metrics.render().decode())}
     assert [s.value for s in families["dpmcp_breaker_state"].samples] == [2]

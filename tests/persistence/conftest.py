@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from dataproduct_mcp.persistence.base import Store
-from dataproduct_mcp.persistence.pg_store import PgStore
-from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+from dataproduct_mcp.persistence.store import PgStore, SqliteStore
 
 
 @pytest.fixture

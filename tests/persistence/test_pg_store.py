@@ -19,9 +19,9 @@ from tests.pg import TcpProxy
 from dataproduct_mcp.domain.audit import AuditEvent, AuditKind
 from dataproduct_mcp.errors import AlreadyExists, DatabaseUnavailable, Internal, NotFound, is_retryable
 from dataproduct_mcp.persistence.base import ProductFilter, Store
-from dataproduct_mcp.persistence.pg_db import wrap_db_errors
-from dataproduct_mcp.persistence.pg_store import PgStore
-from dataproduct_mcp.persistence.sqlite_db import load_migrations
+from dataproduct_mcp.persistence.dialects import load_migrations
+from dataproduct_mcp.persistence.dialects.postgres import map_error as wrap_db_errors
+from dataproduct_mcp.persistence.store import PgStore
 
 pytestmark = pytest.mark.anyio
 
@@ -175,7 +175,7 @@ async def test_calls_fail_bounded_while_the_database_is_down_and_recover_when_it
 
 def test_both_stores_implement_every_protocol_method_with_the_same_parameters() -> None:
     from dataproduct_mcp.persistence import base
-    from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+    from dataproduct_mcp.persistence.store import SqliteStore
 
     names = {
         name

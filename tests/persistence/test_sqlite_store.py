@@ -15,8 +15,8 @@ import pytest
 from dataproduct_mcp.domain.products import DataProduct, DataProductFields, ProductStatus, content_hash, ord_id_for
 from dataproduct_mcp.errors import AlreadyExists, Conflict, NotFound
 from dataproduct_mcp.persistence.base import ProductFilter, Store
-from dataproduct_mcp.persistence.sqlite_db import load_migrations
-from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+from dataproduct_mcp.persistence.dialects import load_migrations
+from dataproduct_mcp.persistence.store import SqliteStore
 
 pytestmark = pytest.mark.anyio
 

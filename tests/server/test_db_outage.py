@@ -47,7 +47,7 @@ async def test_a_database_outage_is_internal_then_recovers(tmp_path: Path, proxy
         )
         app = Application.build(settings)
         async with app, Client(build_server(app)) as client:
-            app.started = True
+            app.runtime.started = True
             http = httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=Starlette(routes=http_routes(app))), base_url="http://dp"
             )

@@ -66,3 +66,43 @@ async def test_unknown_tool_names_do_not_create_new_label_values(client: Client,
     families = await scrape(app)
     tools = {s.labels["tool"] for s in families["dpmcp_tool_calls"]}
     assert tools == {"unknown"}
+
+
+def _samples(families: dict[str, list], family: str, suffix: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {tuple(sorted(s.labels.items())): s.value for s in families[family] if s.name == family + suffix}
+
+
+async def test_task_runs_are_observed_in_the_task_duration_histogram(
+    client: Client, app: Application, tmp_path: Path
+) -> None:
+    csv = tmp_path / "t.csv"
+    csv.write_text("a,b\n1,2\n")
+    before = _samples(await scrape(app), "dpmcp_task_duration_seconds", "_count")
+    assert before == {}  # no task has run yet
+    task = (await call_ok(client, "validate_file", {"path": str(csv), "background": True}))["task"]
+    done = await app.tasks.wait(app.default_tenant(), task["id"], 30)
+    assert done.status.value == "succeeded"
+    families = await scrape(app)
+    counts = _samples(families, "dpmcp_task_duration_seconds", "_count")
+    assert counts == {(("kind", "validate-file"),): 1.0}
+    sums = _samples(families, "dpmcp_task_duration_seconds", "_sum")
+    assert sums[(("kind", "validate-file"),)] > 0
+
+
+async def test_stream_session_durations_reach_metrics_as_a_histogram(
+    client: Client, app: Application, tmp_path: Path
+) -> None:
+    data = tmp_path / "s.csv"
+    data.write_text("a,b\n1,2\n3,4\n")
+    app.runtime.http_url = "http://127.0.0.1:9"  # the URL open_stream hands out; no client connects here
+    for _ in range(2):
+        opened = await call_ok(client, "open_stream", {"source": str(data), "format": "jsonl"})
+        await call_ok(client, "close_stream", {"session_id": opened["session_id"]})
+    families = await scrape(app)
+    name = "dpmcp_stream_session_duration_seconds"
+    assert _samples(families, name, "_count") == {(): 2.0}
+    buckets = {dict(k)["le"]: v for k, v in _samples(families, name, "_bucket").items()}
+    assert buckets["+Inf"] == 2.0
+    assert buckets["1.0"] == 2.0  # both ended well within a second: cumulative counts from the first bucket
+    values = [buckets[b] for b in sorted(buckets, key=lambda b: float(b))]
+    assert values == sorted(values)  # cumulative

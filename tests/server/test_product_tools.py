@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from mcp import Client
 from tests.helpers import call_err, call_ok, product_args
@@ -245,3 +247,32 @@ async def test_every_tool_has_all_four_annotations_and_an_output_schema(client: 
         assert None not in hints, tool.name
         assert tool.output_schema is not None, tool.name
         assert tool.description and len(tool.description) > 40, tool.name
+
+
+async def test_register_refuses_files_outside_the_roots_naming_the_field(client: Client, tmp_path: Path) -> None:
+    files = [{"path": str(tmp_path / "inside.csv")}, {"path": "/etc/passwd"}, {"path": "../../outside.csv"}]
+    err = await call_err(client, "register_data_product", product_args(files=files))
+    assert err["code"] == "invalid-argument"
+    assert err["field"] == "files[1].path"
+    assert [p["field"] for p in err["problems"]] == ["files[1].path", "files[2].path"]
+    listed = await call_ok(client, "list_data_products", {})
+    assert listed["total"] == 0  # nothing was stored
+
+
+async def test_register_accepts_files_inside_the_roots_that_do_not_exist_yet(client: Client, tmp_path: Path) -> None:
+    files = [{"path": "later/orders.csv"}, {"path": str(tmp_path / "also-later.parquet")}]
+    out = await call_ok(client, "register_data_product", product_args(files=files))
+    assert [f["path"] for f in out["product"]["files"]] == ["later/orders.csv", str(tmp_path / "also-later.parquet")]
+
+
+async def test_update_refuses_a_file_outside_the_allowed_roots_naming_the_patch_field(client: Client) -> None:
+    product = (await call_ok(client, "register_data_product", product_args()))["product"]
+    err = await call_err(
+        client,
+        "update_data_product",
+        {"id": product["id"], "patch": {"files": [{"path": "/etc/shadow"}]}, "expected_revision": 1},
+    )
+    assert err["code"] == "invalid-argument"
+    assert err["field"] == "patch.files[0].path"
+    again = await call_ok(client, "get_data_product", {"id": product["id"]})
+    assert again["revision"] == 1 and again["files"] == product["files"]

@@ -32,7 +32,7 @@ from tests.ord.registry_fake import RegistryFake
 from tests.persistence.test_sqlite_store import make
 from tests.pg import fresh_schema
 
-from dataproduct_mcp.persistence.pg_store import PgStore
+from dataproduct_mcp.persistence.store import PgStore
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -220,7 +220,7 @@ async def test_replicas_share_the_work_and_a_kill_9_loses_and_doubles_nothing(tm
                         product = await store.get_product("local", pid)
                         assert product.revision == 2 and product.status.value == "validated", (pid, product.revision)
                         assert product.last_validation is not None
-                        assert product.last_validation["task_id"] == task_of[pid]
+                        assert product.last_validation.task_id == task_of[pid]
                     assert all(attempts[t] >= 2 for t in in_flight)  # each was recovered by a survivor
                     assert all(n <= 3 for n in attempts.values())
 

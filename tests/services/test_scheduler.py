@@ -20,9 +20,8 @@ from dataproduct_mcp.config import Settings, load_settings
 from dataproduct_mcp.domain.audit import AuditKind
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
 from dataproduct_mcp.errors import NotFound
-from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+from dataproduct_mcp.persistence.store import SqliteStore
 from dataproduct_mcp.services.scheduler import Scheduler, job_kind
-from dataproduct_mcp.services.status import component_health
 from dataproduct_mcp.services.task_runner import TaskContext
 
 pytestmark = pytest.mark.anyio
@@ -167,7 +166,7 @@ async def test_a_failing_job_is_logged_counted_and_runs_again_next_interval(
     [state] = await app.store.list_jobs()
     assert (state.runs, state.failures, state.last_outcome) == (1, 1, "failed")
     assert state.last_error is not None and "disk on fire" in state.last_error
-    health = await component_health(app)
+    health = await app.health.components()
     assert health["scheduler"]["status"] == "degraded"
     assert health["scheduler"]["detail"]["jobs"]["prune"]["failures"] == 1  # type: ignore[index]
     # Next interval: it runs again, and succeeds.
@@ -176,7 +175,7 @@ async def test_a_failing_job_is_logged_counted_and_runs_again_next_interval(
     assert again.status is TaskStatus.succeeded and calls == 2
     [state] = await app.store.list_jobs()
     assert (state.runs, state.failures, state.last_outcome) == (2, 1, "succeeded")
-    assert (await component_health(app))["scheduler"]["status"] == "ok"
+    assert (await app.health.components())["scheduler"]["status"] == "ok"
     assert s.snapshot()["prune"] == {"runs": 2, "failures": 1}
 
 
@@ -202,7 +201,7 @@ async def test_a_run_that_ended_without_its_outcome_is_reconciled_and_counted(ap
 
 async def test_get_server_status_shows_every_job(app: Application, time: FakeTime) -> None:
     await run_job(app, time, "vacuum", interval=86400)
-    detail = (await component_health(app))["scheduler"]["detail"]
+    detail = (await app.health.components())["scheduler"]["detail"]
     jobs = detail["jobs"]  # type: ignore[index]
     assert set(jobs) == {"revalidate", "republish", "prune", "vacuum"}
     vacuum = jobs["vacuum"]
@@ -279,7 +278,7 @@ async def test_a_changed_file_is_revalidated_exactly_once(app: Application, time
     never = await register_with_file(app, data, "never-validated")
     await validate(app, product_id)
     recorded = (await app.products.get(app.default_tenant(), product_id=product_id)).last_validation
-    assert recorded is not None and recorded["files"][0]["size"] == len(CSV)
+    assert recorded is not None and recorded.files[0].size == len(CSV)
 
     run = await run_job(app, time, "revalidate")
     assert run.result == {"checked": 1, "submitted": 0, "already_pending": 0}  # no change: nothing

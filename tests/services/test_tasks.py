@@ -6,6 +6,7 @@ No sleeps to wait for things: handlers signal anyio events and every wait is bou
 from __future__ import annotations
 
 import socket
+import sqlite3
 import subprocess
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,11 +15,20 @@ from typing import Any
 
 import anyio
 import pytest
+from tests.persistence.test_sqlite_store import make as make_product
 
 from dataproduct_mcp.context import current_tenant, current_trace_id, request_scope
 from dataproduct_mcp.domain.tasks import TaskStatus
-from dataproduct_mcp.errors import InvalidArgument, NotFound, RegistryUnavailable, UnsupportedFormat
-from dataproduct_mcp.persistence.sqlite_store import SqliteStore
+from dataproduct_mcp.errors import (
+    DatabaseUnavailable,
+    DpError,
+    InvalidArgument,
+    NotFound,
+    RegistryUnavailable,
+    UnsupportedFormat,
+    is_retryable,
+)
+from dataproduct_mcp.persistence.store import SqliteStore
 from dataproduct_mcp.services.task_runner import TaskContext, TaskRunner
 from dataproduct_mcp.services.tasks import TaskService
 
@@ -186,6 +196,45 @@ async def test_a_retryable_failure_is_retried_and_a_permanent_one_fails_with_its
     assert broken_t.error is not None and broken_t.error["code"] == "unsupported-format"
     assert buggy_t.error is not None and buggy_t.error["code"] == "internal"
     assert buggy_t.error["trace_id"] == trace_id and "oops" not in buggy_t.error["message"]
+
+
+async def test_a_database_locked_past_the_busy_timeout_is_retried_not_failed(tmp_path: Path) -> None:
+    """Another process (a second real connection, ``BEGIN IMMEDIATE``) holds SQLite's write lock
+    while the handler writes: past the busy timeout that is the retryable DatabaseUnavailable, so
+    the task is retried like after a PostgreSQL blip, and the retry writes."""
+    path = tmp_path / "busy.sqlite3"
+    store = SqliteStore(path, busy_timeout_ms=50)
+    await store.open()
+    product, digest = make_product("written-by-a-task")
+    met: list[tuple[int, str, bool]] = []
+
+    async def write(ctx: TaskContext, params: dict[str, Any]) -> str:
+        if ctx.attempt == 1:
+            other = sqlite3.connect(path, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            try:
+                await store.insert_product(product, digest)
+            except DpError as exc:
+                met.append((ctx.attempt, type(exc).__name__, is_retryable(exc)))
+                raise
+            finally:
+                other.rollback()
+                other.close()
+        await store.insert_product(product, digest)
+        return product.id
+
+    try:
+        service, runner = make(store, workers=1, lease_seconds=30, retry_backoff=lambda attempt: 0.0)
+        runner.register_kind("write", write)
+        async with running(runner):
+            task = await service.submit("local", "write", {})
+            with anyio.fail_after(15):
+                done = await service.wait("local", task.id, timeout=15)
+        assert met == [(1, DatabaseUnavailable.__name__, True)]
+        assert (done.status, done.result, done.attempts) == (TaskStatus.succeeded, product.id, 2)
+        assert (await store.get_product("local", product.id)).id == product.id
+    finally:
+        await store.close()
 
 
 async def test_workers_bound_how_many_tasks_run_at_once(store: SqliteStore) -> None:

@@ -26,23 +26,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     import anyio
 
+    from dataproduct_mcp.app import Application
     from dataproduct_mcp.cli import load_settings_or_exit, print_config_errors
     from dataproduct_mcp.config import ConfigError
     from dataproduct_mcp.logs import configure_logging
-    from dataproduct_mcp.persistence import open_store
-    from dataproduct_mcp.services.publication import build_ord_services
-    from dataproduct_mcp.services.tasks import TaskService
 
     settings = load_settings_or_exit()
     configure_logging("WARNING", settings.log_format)
     tenant = args.tenant or settings.tenant
-    base = (args.base_url or settings.ord_base_url or f"http://127.0.0.1:{settings.http_port or 8765}").rstrip("/")
-    store = open_store(settings)
+    if args.base_url:
+        settings = settings.model_copy(update={"ord_base_url": args.base_url.rstrip("/")})
     try:
-        ord_service, _ = build_ord_services(settings, store, TaskService(store, cursor_secret=b"cli"), lambda: base)
+        app = Application.build(settings)  # composed, not started: only the store is opened below
     except ConfigError as exc:
         print_config_errors(exc.problems)
         return 2
+    store, ord_service = app.store, app.ord
 
     async def fetch() -> Any:
         await store.open()

@@ -24,7 +24,9 @@ from pydantic import (
     model_validator,
 )
 
+from dataproduct_mcp.domain.publication import PublicationRecord
 from dataproduct_mcp.domain.schema import TableSchema
+from dataproduct_mcp.domain.validation import ValidationSummary
 
 __all__ = [
     "NAME_PATTERN",
@@ -274,8 +276,8 @@ class DataProduct(DataProductFields):
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
-    last_validation: dict[str, Any] | None = None
-    last_publication: dict[str, Any] | None = None
+    last_validation: ValidationSummary | None = None
+    last_publication: PublicationRecord | None = None
 
     def fields(self) -> DataProductFields:
         data = self.model_dump(by_alias=True, include=set(DataProductFields.model_fields))

@@ -11,8 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-__all__ = ["EnqueueResult", "OutboxRow", "OutboxStatus", "idempotency_key"]
+from pydantic import BaseModel, ConfigDict, Field
+
+from dataproduct_mcp.domain.ord import LIST_CAP
+from dataproduct_mcp.domain.tasks import Task
+
+__all__ = ["EnqueueResult", "OutboxRow", "OutboxStatus", "PublicationRecord", "PublishResult", "idempotency_key"]
 
 
 class OutboxStatus(StrEnum):
@@ -62,3 +68,34 @@ class EnqueueResult:
     queued: list[OutboxRow] = field(default_factory=list)  # rows the task (new or existing) delivers
     delivered: list[OutboxRow] = field(default_factory=list)  # already acknowledged: not sent again
     rejected: list[OutboxRow] = field(default_factory=list)  # refused before and not retried
+
+
+class PublicationRecord(BaseModel):
+    """A product's ``last_publication``: the revision the registry last acknowledged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idempotency_key: str = Field(description="'{product_id}:{revision}' of the delivered revision.")
+    revision: int = Field(description="The product revision that was delivered.")
+    recorded_revision: int = Field(
+        description="The product revision written when this was recorded; a later revision means the product "
+        "changed since and needs publishing again."
+    )
+    published_at: datetime = Field(description="When the registry acknowledged it (UTC).")
+    task_id: str | None = Field(None, description="The publish-ord task that delivered it.")
+    registry: str | None = Field(None, description="The registry URL it was delivered to.")
+
+
+class PublishResult(BaseModel):
+    """What ``publish_to_ord`` answers."""
+
+    task: Task | None = Field(description="The publish-ord task delivering the queued rows; null when nothing to do.")
+    queued_total: int = Field(description="Product revisions this task delivers.")
+    queued: list[dict[str, Any]] = Field(description=f"The first {LIST_CAP} of them: key, revision, attempts.")
+    already_delivered: list[str] = Field(description="Idempotency keys the registry already acknowledged (not resent).")
+    rejected: list[dict[str, Any]] = Field(description="Revisions the registry refused before (not resent).")
+    up_to_date: list[str] = Field(description="Asked products with no change since their last publication.")
+    skipped: list[dict[str, Any]] = Field(description="Products ORD cannot express, with the field at fault.")
+    skipped_total: int = 0
+    breaker: str = Field(description="Registry circuit breaker: closed, open or half-open.")
+    message: str

@@ -49,6 +49,10 @@ class TaskSummary(BaseModel):
     updated_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    retry_at: datetime | None = Field(
+        default=None,
+        description="Queued again after a temporary failure (e.g. the registry was down): not run before this time.",
+    )
     trace_id: str | None = Field(
         default=None, description="Trace id of the request that submitted it (finds its logs)."
     )

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ColumnInfo", "Finding", "FindingCode", "Report"]
+__all__ = [
+    "DEFAULT_MAX_ERRORS",
+    "MAX_ERRORS_LIMIT",
+    "ColumnInfo",
+    "FileError",
+    "FileValidation",
+    "Finding",
+    "FindingCode",
+    "Report",
+    "ValidationSummary",
+]
+
+DEFAULT_MAX_ERRORS = 100
+MAX_ERRORS_LIMIT = 1000  # the one bound on listed errors (tools, tasks, CLI); error_count stays the true total
 
 
 class FindingCode(StrEnum):
@@ -74,3 +88,38 @@ class Report(BaseModel):
     elapsed_ms: float = 0.0
     cached: bool = False
     extra: dict[str, Any] = Field(default_factory=dict, description="Format-specific facts (row groups, sheets...)")
+
+
+class FileError(BaseModel):
+    """Why a product file could not be validated at all (missing, outside the roots, unsupported)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    message: str
+
+
+class FileValidation(BaseModel):
+    """The outcome for one product file, with the identity it had when it was read (scheduled
+    re-validation compares ``size`` and ``mtime_ns``, then ``sha256``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    valid: bool
+    error_count: int = Field(ge=0)
+    sha256: str | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+    error: FileError | None = None
+
+
+class ValidationSummary(BaseModel):
+    """A product's ``last_validation``: the last ``validate_data_product`` outcome."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str | None = Field(None, description="The task that produced it (applied once per task).")
+    at: datetime = Field(description="When the outcome was recorded (UTC).")
+    valid: bool = Field(description="Every file was readable and valid.")
+    files: list[FileValidation] = []

@@ -110,6 +110,9 @@ def _coerce(product: DataProduct | Mapping[str, Any]) -> tuple[dict[str, Any], l
     if isinstance(product, DataProduct):
         data = {name: getattr(product, name) for name in DataProduct.model_fields}
         data["schema"] = data.pop("schema_")
+        for key in ("last_validation", "last_publication"):  # the flat view the mapping reads
+            if data[key] is not None:
+                data[key] = data[key].model_dump(mode="json")
         return data, []
     if not isinstance(product, Mapping):
         raise InvalidArgument("metadata must be an object with the fields of a data product", field="metadata")

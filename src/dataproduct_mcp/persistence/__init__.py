@@ -1,4 +1,5 @@
-"""Persistence: the store interface and its backends (SQLite embedded, PostgreSQL for replicas)."""
+"""Persistence: the store interface and the one SQL store over its backends (SQLite embedded,
+PostgreSQL for replicas). Services depend on :class:`Store` and :func:`open_store` only."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ __all__ = ["ProductFilter", "ProductPage", "Store", "open_store"]
 
 def open_store(settings: Settings) -> Store:
     """The store the settings select (not yet opened)."""
-    if settings.backend == "postgresql":
-        from dataproduct_mcp.persistence.pg_store import PgStore
+    from dataproduct_mcp.persistence.store import PgStore, SqliteStore
 
+    if settings.backend == "postgresql":
         assert settings.database_url is not None
         return PgStore(
             settings.database_url,
@@ -20,6 +21,4 @@ def open_store(settings: Settings) -> Store:
             pool_max=settings.db_pool_max,
             timeout=settings.db_timeout_seconds,
         )
-    from dataproduct_mcp.persistence.sqlite_store import SqliteStore
-
     return SqliteStore(settings.sqlite_path)

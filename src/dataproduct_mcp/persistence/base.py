@@ -1,4 +1,5 @@
-"""The store interface services depend on; SQLite implements it now, PostgreSQL later.
+"""The store interface services depend on; :class:`~dataproduct_mcp.persistence.store.SqlStore`
+implements it once over SQLite or PostgreSQL.
 
 Every method is scoped by tenant in the store itself: a record of another tenant is
 simply not there. Stores raise :mod:`dataproduct_mcp.errors` classes, never driver errors.
@@ -262,3 +263,7 @@ class Store(ProductStore, AuditStore, TaskStore, OutboxStore, JobStore, Protocol
         """Raise if the database cannot answer."""
 
     async def schema_version(self) -> int: ...
+
+    async def server_secret(self, name: str) -> bytes:
+        """The server's secret ``name`` (32 random bytes), made atomically on first use and stored:
+        every replica on the database and every restart gets the same value."""

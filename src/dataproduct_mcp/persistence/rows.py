@@ -1,19 +1,21 @@
-"""Row ↔ model helpers shared by the SQLite and PostgreSQL stores (the SQL stays in each backend)."""
+"""Row ↔ model helpers shared by the store's concept modules (the SQL stays in those modules)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
+from dataproduct_mcp.persistence.dialects.base import Row
 
 __all__ = ["GAVE_UP", "TASK_COLUMNS", "dump_json", "now_or", "task_from_row"]
 
 TASK_COLUMNS = (
     "seq, id, tenant, kind, params, status, progress, message, result, error, attempts, max_attempts,"
-    " lease_owner, lease_expires_at, cancel_requested, trace_id, created_at, updated_at, started_at, finished_at"
+    " lease_owner, lease_expires_at, cancel_requested, trace_id, created_at, updated_at, started_at, finished_at,"
+    " run_after"
 )
 
 # The error of a task whose worker died too often (its attempts ran out through lease expiry).
@@ -33,13 +35,9 @@ def dump_json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
-def task_from_row(row: Mapping[str, Any], parse_ts: Callable[[Any], datetime | None] = _same) -> Task:
-    """A task from a row of either backend; ``parse_ts`` turns the backend's timestamps into
-    datetimes (SQLite stores fixed-width UTC text, PostgreSQL returns timestamptz)."""
+def task_from_row(row: Row, parse_ts: Callable[[Any], datetime | None]) -> Task:
+    """A task from a row; ``parse_ts`` is the dialect's ``from_db`` (SQLite stores fixed-width UTC
+    text, PostgreSQL returns timestamptz)."""
     return Task(
         id=row["id"],
         tenant=row["tenant"],
@@ -58,4 +56,5 @@ def task_from_row(row: Mapping[str, Any], parse_ts: Callable[[Any], datetime | N
         updated_at=parse_ts(row["updated_at"]) or datetime.now(UTC),
         started_at=parse_ts(row["started_at"]),
         finished_at=parse_ts(row["finished_at"]),
+        retry_at=parse_ts(row["run_after"]),
     )

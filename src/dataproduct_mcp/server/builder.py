@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.caching import CacheHint
 from mcp.server.mcpserver import MCPServer
 from mcp.server.request_state import RequestStateSecurity
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, Icon, ToolAnnotations
 
 from dataproduct_mcp import __version__
 from dataproduct_mcp.app import Application
@@ -22,7 +23,7 @@ from dataproduct_mcp.context import current_tenant, request_scope
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.server.errors import error_result, log_failure, map_exception
 
-__all__ = ["DataProductServer", "annotations", "build_server"]
+__all__ = ["DataProductServer", "build_server", "tool_annotations"]
 
 log = get_logger(__name__)
 
@@ -34,7 +35,7 @@ validate their files (validate_file, validate_data_product), describe them in Du
 Failures are JSON objects {"error": {"code", "message", "suggestion", "trace_id"}}; codes are stable."""
 
 
-def annotations(
+def tool_annotations(
     title: str, *, read_only: bool, destructive: bool = False, idempotent: bool, open_world: bool = False
 ) -> ToolAnnotations:
     """The four hints, set explicitly for every tool (one helper, so none is forgotten)."""
@@ -54,17 +55,31 @@ class DataProductServer(MCPServer[Any]):
         super().__init__(**kwargs)
         self.app = app
 
-    def add_tool(self, fn: Any, *args: Any, description: str | None = None, **kwargs: Any) -> None:
+    def add_tool(
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        annotations: ToolAnnotations | None = None,
+        icons: list[Icon] | None = None,
+        meta: dict[str, Any] | None = None,
+        structured_output: bool | None = None,
+    ) -> None:
         # Tool descriptions are product copy read by an LLM: no source-code indentation in them.
         if description is None and fn.__doc__:
             description = inspect.cleandoc(fn.__doc__)
-        super().add_tool(fn, *args, description=description, **kwargs)
+        super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
 
     def tenant_for_request(self) -> str:
         token = get_access_token()
         if token is not None and token.client_id:
             return token.client_id
         return self.app.default_tenant()
+
+    def tenant(self) -> str:
+        """The caller's tenant inside a tool call (set by :meth:`call_tool`'s request scope)."""
+        return current_tenant() or self.app.default_tenant()
 
     @staticmethod
     def actor_for_request() -> str | None:
@@ -78,8 +93,7 @@ class DataProductServer(MCPServer[Any]):
         with request_scope(tenant=self.tenant_for_request(), actor=self.actor_for_request()) as trace_id:
             started = time.perf_counter()
             try:
-                if self.app.rate_limiter is not None:
-                    self.app.rate_limiter.check(current_tenant() or self.app.default_tenant())
+                self.app.rate_limiter.check(self.tenant())
                 result = await super().call_tool(name, arguments, context)
             except Exception as exc:  # the one boundary: everything becomes a structured error
                 err = map_exception(exc, name)
@@ -96,10 +110,9 @@ class DataProductServer(MCPServer[Any]):
             return result
 
     def _observe(self, name: str, outcome: str, started: float, code: str | None = None) -> None:
-        if self.app.metrics is not None:
-            # Unknown tool names are folded into one label value: labels must stay bounded.
-            tool = name if self._tool_manager.get_tool(name) is not None else "unknown"
-            self.app.metrics.observe_tool(tool, outcome, time.perf_counter() - started, code)
+        # Unknown tool names are folded into one label value: labels must stay bounded.
+        tool = name if self._tool_manager.get_tool(name) is not None else "unknown"
+        self.app.metrics.observe_tool(tool, outcome, time.perf_counter() - started, code)
 
 
 def build_server(app: Application, *, token_verifier: Any = None, auth: Any = None) -> DataProductServer:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import sqlite3
 
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, TextContent
@@ -48,18 +47,6 @@ def map_exception(exc: BaseException, tool: str) -> DpError:
         return InvalidArgument(text, field=None)
     if isinstance(cause, MemoryError):
         return TooLarge("the request needs more memory than the server allows")
-    if isinstance(cause, sqlite3.OperationalError | sqlite3.DatabaseError):
-        text = str(cause).lower()
-        if "readonly" in text or "read-only" in text:
-            return Internal(
-                "the database is read-only; nothing was written",
-                suggestion="Make DPMCP_DATA_DIR writable, then retry.",
-            )
-        if "disk is full" in text or "disk i/o error" in text:
-            return Internal(
-                "the data directory is full or failing; nothing was written",
-                suggestion="Free space in DPMCP_DATA_DIR, then retry; the database is consistent.",
-            )
     if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
         return Internal(
             f"the data directory cannot be written ({cause.strerror})",

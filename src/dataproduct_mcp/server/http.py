@@ -12,41 +12,30 @@ from dataproduct_mcp.app import Application
 from dataproduct_mcp.server.ord_http import ord_routes
 from dataproduct_mcp.server.ws import stream_route
 from dataproduct_mcp.server.ws_tasks import task_events_route
-from dataproduct_mcp.services.status import component_health, refresh_counts
 
 __all__ = ["http_routes"]
 
 
 def http_routes(app: Application) -> list[BaseRoute]:
+    health_service = app.health
+
     async def alive(_: Request) -> Response:
         """Liveness: the process answers (no dependency checks, so a slow database never kills it)."""
         return JSONResponse({"status": "ok"})
 
     async def ready(_: Request) -> Response:
         """Readiness: every required component is ok."""
-        components = await component_health(app)
-        # The ORD registry is external and optional: its outage queues publications, it does not
-        # make this process unready.
-        ok = all(c["status"] in ("ok", "disabled") for name, c in components.items() if name != "registry")
+        ok = await health_service.ready()
         return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
 
     async def startup(_: Request) -> Response:
         """Startup: the start-up checks in dependency order (config → data dir → database → workers →
         HTTP side); 200 once all passed, 503 while starting."""
-        checks = [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in app.startup_checks]
-        if app.started:
-            checks.append({"name": "http", "ok": True, "detail": app.http_url or "listening"})
-        ok = app.started and all(c["ok"] for c in checks)
+        ok, checks = health_service.startup()
         return JSONResponse({"status": "ok" if ok else "starting", "checks": checks}, status_code=200 if ok else 503)
 
     async def health(_: Request) -> Response:
-        components = await component_health(app)
-        worst = "ok"
-        for c in components.values():
-            if c["status"] == "down":
-                worst = "down"
-            elif c["status"] == "degraded" and worst == "ok":
-                worst = "degraded"
+        worst, components = await health_service.health()
         return JSONResponse(
             {"status": worst, "version": __version__, "components": components},
             status_code=503 if worst == "down" else 200,
@@ -54,8 +43,7 @@ def http_routes(app: Application) -> list[BaseRoute]:
 
     async def metrics(_: Request) -> Response:
         """Prometheus text exposition of every metric (see docs/operations.md)."""
-        await refresh_counts(app)
-        assert app.metrics is not None
+        await health_service.refresh_counts()
         return Response(app.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return [

@@ -57,7 +57,6 @@ def _matches(header: str | None, etag: str) -> bool:
 
 
 def ord_routes(app: Application) -> list[BaseRoute]:
-    assert app.ord is not None
     service: OrdService = app.ord
     max_age = app.settings.ord_cache_max_age_seconds
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import anyio.from_thread
 from mcp.server.mcpserver import Context
 
+from dataproduct_mcp.domain.tasks import Task
 from dataproduct_mcp.logs import get_logger
 
-__all__ = ["thread_progress"]
+__all__ = ["task_progress", "thread_progress"]
 
 log = get_logger(__name__)
 
@@ -33,6 +34,19 @@ def thread_progress(ctx: Context | None, message: str) -> Callable[[int, int], N
         try:
             anyio.from_thread.run(ctx.report_progress, float(done), float(total or 1), message)
         except Exception as exc:  # progress is best-effort; never fail the work because of it
+            log.debug("progress notification not sent: %r", exc)
+
+    return report
+
+
+def task_progress(ctx: Context) -> Callable[[Task], Awaitable[None]]:
+    """An ``on_change(task)`` callback for a tool that waits on a task: each new state of the task
+    becomes an MCP progress notification (best-effort: a failed notification never fails the call)."""
+
+    async def report(task: Task) -> None:
+        try:
+            await ctx.report_progress(task.progress, 1.0, task.message or task.status.value)
+        except Exception as exc:
             log.debug("progress notification not sent: %r", exc)
 
     return report

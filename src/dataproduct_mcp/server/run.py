@@ -6,7 +6,7 @@ import contextlib
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -30,6 +30,15 @@ __all__ = ["serve_http", "serve_stdio"]
 log = get_logger(__name__)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without signal handlers of its own: the process owns SIGTERM/SIGINT (``_on_signal``
+    stops the MCP transport and the HTTP side together, then the application closes)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def _uvicorn(asgi: Starlette, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
         asgi,
@@ -45,9 +54,7 @@ def _uvicorn(asgi: Starlette, host: str, port: int) -> uvicorn.Server:
         ws_max_size=64 * 1024,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own signals
-    return server
+    return _Server(config)
 
 
 async def _bound_url(server: uvicorn.Server, host: str) -> str:
@@ -80,15 +87,15 @@ async def _on_signal(stop: Callable[[], None]) -> AsyncIterator[None]:
 
 async def serve_stdio(app: Application) -> None:
     """MCP over stdin/stdout; the HTTP side listens on DPMCP_HTTP_HOST:DPMCP_HTTP_PORT (0 = ephemeral)."""
-    app.transport = "stdio"
+    app.runtime.transport = "stdio"
     mcp = build_server(app)
     http = _uvicorn(Starlette(routes=http_routes(app)), app.settings.http_host, app.settings.http_port)
     async with app:
         async with anyio.create_task_group() as tg:
             tg.start_soon(http.serve)
-            app.http_url = await _bound_url(http, app.settings.http_host)
-            app.started = True
-            log.info("MCP on stdio; HTTP side on %s", app.http_url)
+            app.runtime.http_url = await _bound_url(http, app.settings.http_host)
+            app.runtime.started = True
+            log.info("MCP on stdio; HTTP side on %s", app.runtime.http_url)
             with anyio.CancelScope() as stdio_scope:
                 async with _on_signal(stdio_scope.cancel):
                     await mcp.run_stdio_async()  # returns when stdin closes
@@ -108,8 +115,8 @@ def _bind(host: str, port: int) -> tuple[socket.socket, str]:
 
 async def serve_http(app: Application, host: str, port: int, *, tokens: TokenFile | None = None) -> None:
     """MCP over Streamable HTTP at /mcp, the HTTP side on the same port; bearer auth when ``tokens``."""
-    app.transport = "streamable-http"
-    app.auth_enabled = tokens is not None
+    app.runtime.transport = "streamable-http"
+    app.runtime.auth_enabled = tokens is not None
     sock, base_url = _bind(host, port)
     verifier = TokenVerifier(tokens) if tokens is not None else None
     auth = None
@@ -130,8 +137,7 @@ async def serve_http(app: Application, host: str, port: int, *, tokens: TokenFil
         audit = app.audit
 
         async def auth_failed(detail: dict[str, Any]) -> None:
-            if audit is not None:
-                await audit.record(AuditKind.auth_failure, SYSTEM_TENANT, actor="anonymous", detail=detail)
+            await audit.record(AuditKind.auth_failure, SYSTEM_TENANT, actor="anonymous", detail=detail)
 
         asgi.user_middleware.append(Middleware(BearerGate, resource_metadata_url=metadata_url, on_failure=auth_failed))
     else:
@@ -146,10 +152,10 @@ async def serve_http(app: Application, host: str, port: int, *, tokens: TokenFil
     async with app:
         async with _on_signal(stop), anyio.create_task_group() as tg:
             tg.start_soon(partial(http.serve, sockets=[sock]))
-            app.http_url = base_url
+            app.runtime.http_url = base_url
             with anyio.fail_after(10):
                 while not http.started:
                     await anyio.sleep(0.01)
-            app.started = True
+            app.runtime.started = True
             # A fixed announcement on stderr (scripts and tests read the bound port from it).
-            print(f"dataproduct-mcp listening on {app.http_url}/mcp", file=sys.stderr, flush=True)
+            print(f"dataproduct-mcp listening on {app.runtime.http_url}/mcp", file=sys.stderr, flush=True)

@@ -8,9 +8,8 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from dataproduct_mcp.app import Application
-from dataproduct_mcp.context import current_tenant
 from dataproduct_mcp.domain.audit import AuditEvent, AuditKind
-from dataproduct_mcp.server.builder import DataProductServer, annotations
+from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 
 
 class AuditPage(BaseModel):
@@ -19,7 +18,7 @@ class AuditPage(BaseModel):
 
 
 def register(server: DataProductServer, app: Application) -> None:
-    @server.tool(annotations=annotations("List audit events", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("List audit events", read_only=True, idempotent=True))
     async def list_audit_events(
         product_id: Annotated[str | None, Field(description="Only events of this product.", max_length=64)] = None,
         kinds: Annotated[
@@ -33,9 +32,8 @@ def register(server: DataProductServer, app: Application) -> None:
         """The caller's audit trail, oldest first: who (tenant, token name) created, updated, deleted or
         published which product (before/after revision, trace id), and cross-tenant misses. Append-only;
         events older than DPMCP_AUDIT_RETENTION_DAYS are pruned."""
-        assert app.audit is not None
         events, next_cursor = await app.audit.list(
-            current_tenant() or app.default_tenant(),
+            server.tenant(),
             product_id=product_id,
             kinds=kinds,
             since=since,

@@ -8,9 +8,9 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from dataproduct_mcp.app import Application
-from dataproduct_mcp.context import current_tenant
-from dataproduct_mcp.domain.validation import Report
-from dataproduct_mcp.server.builder import DataProductServer, annotations
+from dataproduct_mcp.domain.tasks import Task
+from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, MAX_ERRORS_LIMIT, Report
+from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 from dataproduct_mcp.server.progress import thread_progress
 from dataproduct_mcp.validators.registry import FormatInfo
 
@@ -21,14 +21,13 @@ class FormatList(BaseModel):
 
 class ValidateFileResult(BaseModel):
     report: Report | None = Field(None, description="The validation report (foreground calls).")
-    task: dict[str, Any] | None = Field(None, description="The durable task (background calls); poll get_task.")
+    task: Task | None = Field(None, description="The durable task (background calls); poll get_task.")
 
 
 def register(server: DataProductServer, app: Application) -> None:
-    def tenant() -> str:
-        return current_tenant() or app.default_tenant()
+    tenant = server.tenant
 
-    @server.tool(annotations=annotations("Validate a file", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("Validate a file", read_only=True, idempotent=True))
     async def validate_file(
         path: Annotated[
             str,
@@ -50,8 +49,9 @@ def register(server: DataProductServer, app: Application) -> None:
             ),
         ] = None,
         max_errors: Annotated[
-            int, Field(ge=1, le=1000, description="Errors to list (error_count is always the true total).")
-        ] = 100,
+            int,
+            Field(ge=1, le=MAX_ERRORS_LIMIT, description="Errors to list (error_count is always the true total)."),
+        ] = DEFAULT_MAX_ERRORS,
         background: Annotated[
             bool, Field(description="Return a task at once and put the report in its result (for large files).")
         ] = False,
@@ -72,8 +72,9 @@ def register(server: DataProductServer, app: Application) -> None:
         and lists findings {code, message, row, line, byte_offset, column}. Repeated calls on an unchanged
         file return the cached report (cached=true)."""
         if background:
-            params = {"path": path, "format": format, "schema": schema, "max_errors": max_errors, "encoding": encoding}
-            task = await app.submit_validation_task(tenant(), params)
+            task = await app.validation.submit(
+                tenant(), path, format=format, schema=schema, max_errors=max_errors, encoding=encoding
+            )
             return ValidateFileResult(task=task)
         report = await app.validation.validate(
             tenant(),
@@ -86,7 +87,7 @@ def register(server: DataProductServer, app: Application) -> None:
         )
         return ValidateFileResult(report=report)
 
-    @server.tool(annotations=annotations("List file formats", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("List file formats", read_only=True, idempotent=True))
     async def list_file_formats() -> FormatList:
         """The file formats validate_file understands: name, title, extensions, IANA media types, whether
         binary, and the checks each performs."""

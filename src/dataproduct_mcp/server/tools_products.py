@@ -11,10 +11,9 @@ from pydantic import Field
 from pydantic.fields import FieldInfo
 
 from dataproduct_mcp.app import Application
-from dataproduct_mcp.context import current_tenant
 from dataproduct_mcp.domain.products import DataProduct, DataProductFields, ProductStatus
 from dataproduct_mcp.errors import NotFound
-from dataproduct_mcp.server.builder import DataProductServer, annotations
+from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 from dataproduct_mcp.server.models import DeleteResult, ProductList, RegisterResult
 
 FIELD_DOCS: dict[str, str] = {
@@ -63,8 +62,7 @@ def _register_signature() -> inspect.Signature:
 def register(server: DataProductServer, app: Application) -> None:
     products = app.products
 
-    def tenant() -> str:
-        return current_tenant() or app.default_tenant()
+    tenant = server.tenant
 
     async def register_data_product(**arguments: Any) -> RegisterResult:
         product, created = await products.register(tenant(), arguments)
@@ -78,10 +76,10 @@ def register(server: DataProductServer, app: Application) -> None:
             "product with created=false; the same name and major version with different content is "
             "'already-exists'. Its ord_id is '{namespace}:dataProduct:{name}:v{major}'."
         ),
-        annotations=annotations("Register a data product", read_only=False, idempotent=True),
+        annotations=tool_annotations("Register a data product", read_only=False, idempotent=True),
     )
 
-    @server.tool(annotations=annotations("Get a data product", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("Get a data product", read_only=True, idempotent=True))
     async def get_data_product(
         id: Annotated[str | None, Field(description="Product UUID.", max_length=64)] = None,
         ord_id: Annotated[
@@ -92,7 +90,7 @@ def register(server: DataProductServer, app: Application) -> None:
         """One live data product by `id` or by `ord_id` (give exactly one). Unknown ids are 'not-found'."""
         return await products.get(tenant(), product_id=id, ord_id=ord_id)
 
-    @server.tool(annotations=annotations("List data products", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("List data products", read_only=True, idempotent=True))
     async def list_data_products(
         query: Annotated[
             str | None,
@@ -112,7 +110,7 @@ def register(server: DataProductServer, app: Application) -> None:
         )
         return ProductList(items=page.items, next_cursor=page.next_cursor, total=page.total)
 
-    @server.tool(annotations=annotations("Update a data product", read_only=False, idempotent=False))
+    @server.tool(annotations=tool_annotations("Update a data product", read_only=False, idempotent=False))
     async def update_data_product(
         id: Annotated[str, Field(description="Product UUID.", max_length=64)],
         patch: Annotated[
@@ -127,7 +125,9 @@ def register(server: DataProductServer, app: Application) -> None:
         identity and cannot change; versions only move forward. Returns the product at its new revision."""
         return await products.update(tenant(), id, patch, expected_revision)
 
-    @server.tool(annotations=annotations("Delete a data product", read_only=False, destructive=True, idempotent=False))
+    @server.tool(
+        annotations=tool_annotations("Delete a data product", read_only=False, destructive=True, idempotent=False)
+    )
     async def delete_data_product(
         id: Annotated[str, Field(description="Product UUID.", max_length=64)],
         expected_revision: Annotated[

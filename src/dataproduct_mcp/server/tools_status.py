@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataproduct_mcp.app import Application
-from dataproduct_mcp.context import current_tenant
-from dataproduct_mcp.server.builder import DataProductServer, annotations
+from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 from dataproduct_mcp.server.models import ServerStatus
-from dataproduct_mcp.services.status import server_status
 
 
 def register(server: DataProductServer, app: Application) -> None:
-    @server.tool(annotations=annotations("Server status", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("Server status", read_only=True, idempotent=True))
     async def get_server_status() -> ServerStatus:
         """Version, uptime, transport, the HTTP side's URL, the health of each component (database,
         cache, task workers, registry circuit breaker) and the caller's product counts by status."""
-        return await server_status(app, current_tenant() or app.default_tenant())
+        return await app.health.status(server.tenant())

@@ -8,9 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from dataproduct_mcp.app import Application
-from dataproduct_mcp.context import current_tenant
-from dataproduct_mcp.errors import Internal
-from dataproduct_mcp.server.builder import DataProductServer, annotations
+from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
 from dataproduct_mcp.services.streams import MAX_BATCH_ROWS
 
 
@@ -36,23 +34,10 @@ class CloseStreamResult(BaseModel):
     rows_sent: int = Field(description="Rows sent over the session's connections so far.")
 
 
-def _ws_url(app: Application, session_id: str) -> str:
-    if not app.http_url:
-        raise Internal(
-            "the HTTP side is not running, so streams cannot be served",
-            suggestion="Run `dataproduct-mcp serve` (stdio or --transport http); both start the HTTP side.",
-        )
-    base = app.http_url
-    base = "wss://" + base.removeprefix("https://") if base.startswith("https://") else base
-    base = "ws://" + base.removeprefix("http://") if base.startswith("http://") else base
-    return f"{base}/streams/{session_id}"
-
-
 def register(server: DataProductServer, app: Application) -> None:
-    def tenant() -> str:
-        return current_tenant() or app.default_tenant()
+    tenant = server.tenant
 
-    @server.tool(annotations=annotations("Open a data stream", read_only=True, idempotent=False))
+    @server.tool(annotations=tool_annotations("Open a data stream", read_only=True, idempotent=False))
     async def open_stream(
         source: Annotated[
             str,
@@ -112,14 +97,9 @@ def register(server: DataProductServer, app: Application) -> None:
         DPMCP_STREAM_IDLE_SECONDS (default 60) without progress; at most DPMCP_STREAM_MAX_PER_TENANT (default 8)
         open sessions per caller and DPMCP_STREAM_MAX_TOTAL (default 64) in all — beyond, `rate-limited`.
         The file is read batch by batch, never whole. Protocol: docs/streams.md."""
-        session, token = await app.streams.open(
+        session, token, url = await app.streams.open_for_client(
             tenant(), source, format=format, batch_rows=batch_rows, columns=columns, start_row=start_row, file=file
         )
-        try:
-            url = _ws_url(app, session.id)
-        except Internal:
-            app.streams.close(session.tenant, session.id)
-            raise
         return OpenStreamResult(
             session_id=session.id,
             url=url,
@@ -130,7 +110,9 @@ def register(server: DataProductServer, app: Application) -> None:
             columns=session.source.schema.names,
         )
 
-    @server.tool(annotations=annotations("Close a data stream", read_only=False, destructive=False, idempotent=False))
+    @server.tool(
+        annotations=tool_annotations("Close a data stream", read_only=False, destructive=False, idempotent=False)
+    )
     async def close_stream(
         session_id: Annotated[
             str, Field(description="The session_id open_stream returned.", min_length=1, max_length=64)

@@ -10,14 +10,10 @@ from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from pydantic import BaseModel, Field
 
 from dataproduct_mcp.app import Application
-from dataproduct_mcp.context import current_tenant
 from dataproduct_mcp.domain.tasks import Task, TaskStatus, TaskSummary
 from dataproduct_mcp.errors import NotFound
-from dataproduct_mcp.logs import get_logger
-from dataproduct_mcp.server.builder import DataProductServer, annotations
-from dataproduct_mcp.services.tasks import TaskService
-
-log = get_logger(__name__)
+from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
+from dataproduct_mcp.server.progress import task_progress
 
 TASK_ID = Annotated[
     str, Field(description="Task UUID, e.g. '3f2b8c1e-5d4a-4e7b-9c0f-1a2b3c4d5e6f'.", min_length=1, max_length=64)
@@ -35,20 +31,17 @@ class TaskList(BaseModel):
 
 
 def register(server: DataProductServer, app: Application) -> None:
-    assert app.tasks is not None, "the application has no task service"
-    tasks: TaskService = app.tasks
+    tasks = app.tasks
+    tenant = server.tenant
 
-    def tenant() -> str:
-        return current_tenant() or app.default_tenant()
-
-    @server.tool(annotations=annotations("Get a task", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("Get a task", read_only=True, idempotent=True))
     async def get_task(task_id: TASK_ID) -> Task:
         """One durable task: status (queued | running | succeeded | failed | cancelled), progress 0..1,
         message, attempts, timestamps, and when finished its `result` (succeeded) or `error`
         {code, message, suggestion} (failed). Another tenant's or an unknown id is 'not-found'."""
         return await tasks.get(tenant(), task_id)
 
-    @server.tool(annotations=annotations("List tasks", read_only=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("List tasks", read_only=True, idempotent=True))
     async def list_tasks(
         status: Annotated[TaskStatus | None, Field(description="Only tasks in this status.")] = None,
         kind: Annotated[
@@ -63,14 +56,14 @@ def register(server: DataProductServer, app: Application) -> None:
         page = await tasks.list(tenant(), status=status, kind=kind, limit=limit, cursor=cursor)
         return TaskList(items=page.items, next_cursor=page.next_cursor, total=page.total)
 
-    @server.tool(annotations=annotations("Cancel a task", read_only=False, destructive=True, idempotent=True))
+    @server.tool(annotations=tool_annotations("Cancel a task", read_only=False, destructive=True, idempotent=True))
     async def cancel_task(task_id: TASK_ID) -> TaskResult:
         """Cancel a durable task. A queued task is cancelled at once; a running one gets
         cancel_requested=true and stops at its next checkpoint (typically well under a second), then
         has status 'cancelled'. A finished task is returned unchanged. Its partial work has no effect."""
         return TaskResult(task=await tasks.cancel(tenant(), task_id))
 
-    @server.tool(annotations=annotations("Validate a data product", read_only=False, idempotent=False))
+    @server.tool(annotations=tool_annotations("Validate a data product", read_only=False, idempotent=False))
     async def validate_data_product(
         product_id: Annotated[str, Field(description="Product UUID.", min_length=1, max_length=64)],
         ctx: Context,
@@ -89,16 +82,9 @@ def register(server: DataProductServer, app: Application) -> None:
         is {product_id, files: [{path, valid, error_count, sha256, error?}], valid, status, revision}
         and the product's `last_validation` is set and its `status` becomes 'validated' (all files
         valid) or 'draft' (any invalid or unreadable). Unknown product: 'not-found'."""
-        task = await tasks.submit(tenant(), "validate-product", {"product_id": product_id})
-        if wait_seconds > 0:
-
-            async def progress(current: Task) -> None:
-                try:
-                    await ctx.report_progress(current.progress, 1.0, current.message or current.status.value)
-                except Exception as exc:  # progress is best-effort; never fail the call because of it
-                    log.debug("progress notification not sent: %r", exc)
-
-            task = await tasks.wait(tenant(), task.id, wait_seconds, on_change=progress)
+        task = await tasks.submit_and_wait(
+            tenant(), "validate-product", {"product_id": product_id}, wait_seconds, on_change=task_progress(ctx)
+        )
         return TaskResult(task=task)
 
     @server.resource(

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from dataproduct_mcp.app import Application
 from dataproduct_mcp.context import request_scope
 from dataproduct_mcp.domain.tasks import Task
-from dataproduct_mcp.errors import DpError, NotFound, Unauthorized
+from dataproduct_mcp.errors import DpError, Unauthorized
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.server.ws import _deny
 
@@ -28,7 +28,7 @@ HEARTBEAT_S = 15.0
 
 
 def _tenant(app: Application, ws: WebSocket) -> str:
-    if not app.auth_enabled:
+    if not app.runtime.auth_enabled:
         return app.default_tenant()
     user = ws.scope.get("user")
     token = getattr(user, "access_token", None)
@@ -42,8 +42,6 @@ def task_events_route(app: Application) -> WebSocketRoute:
         with request_scope() as trace_id:
             try:
                 tenant = _tenant(app, ws)
-                if app.tasks is None:
-                    raise NotFound("task events are not available")
                 task = await app.tasks.get(tenant, ws.path_params["task_id"])
             except DpError as err:
                 await _deny(ws, err, trace_id)
@@ -55,7 +53,6 @@ def task_events_route(app: Application) -> WebSocketRoute:
 
 
 async def _serve(app: Application, ws: WebSocket, tenant: str, task: Task) -> None:
-    assert app.tasks is not None
     tasks = app.tasks
     await ws.accept()
 

@@ -17,7 +17,7 @@ from dataproduct_mcp.domain.audit import AuditEvent, AuditKind
 from dataproduct_mcp.errors import InvalidArgument
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.base import AuditStore
-from dataproduct_mcp.services.paging import CursorCodec
+from dataproduct_mcp.services.paging import CursorCodec, CursorKey
 
 __all__ = ["SYSTEM_TENANT", "AuditLog"]
 
@@ -31,12 +31,12 @@ class AuditLog:
         self,
         store: AuditStore,
         *,
-        cursor_secret: bytes,
+        cursor_secret: bytes | CursorKey,
         retention_days: float = 365,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
-        self.cursors = CursorCodec(cursor_secret + b"audit")
+        self.cursors = CursorCodec(cursor_secret, purpose=b"audit")
         self.retention_days = retention_days
         self.clock = clock
         self._pending: list[AuditEvent] = []  # events recorded from sync code, stored by flush()

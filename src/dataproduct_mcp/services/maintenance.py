@@ -26,6 +26,7 @@ import anyio
 
 from dataproduct_mcp.domain.products import DataProduct
 from dataproduct_mcp.domain.tasks import TaskStatus
+from dataproduct_mcp.domain.validation import FileValidation
 from dataproduct_mcp.errors import DpError
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.base import ProductFilter, Store
@@ -120,28 +121,28 @@ class MaintenanceJobs:
 
     def changed_files(self, product: DataProduct) -> list[str]:
         """Paths of the product's files that differ from its last validation (blocking: stat, hash)."""
-        recorded = {f.get("path"): f for f in (product.last_validation or {}).get("files", [])}
+        last = product.last_validation
+        recorded = {f.path: f for f in last.files} if last is not None else {}
         changed = []
         for ref in product.files:
             if self._file_changed(ref.path, recorded.get(ref.path)):
                 changed.append(ref.path)
         return changed
 
-    def _file_changed(self, path: str, rec: dict[str, Any] | None) -> bool:
+    def _file_changed(self, path: str, rec: FileValidation | None) -> bool:
         if rec is None:
             return True  # added since the last validation
         try:
             ident: FileIdentity | None = self.policy.identify(path)
         except DpError:
             ident = None
-        size, mtime = rec.get("size"), rec.get("mtime_ns")
         if ident is None:
-            return size is not None or rec.get("sha256") is not None  # was readable, is not now
-        if size == ident.size and mtime == ident.mtime_ns:
+            return rec.size is not None or rec.sha256 is not None  # was readable, is not now
+        if rec.size == ident.size and rec.mtime_ns == ident.mtime_ns:
             return False
-        if rec.get("sha256") is None or (size is not None and size != ident.size):
+        if rec.sha256 is None or (rec.size is not None and rec.size != ident.size):
             return True
-        return self._sha256(ident) != rec["sha256"]  # touched, maybe not changed
+        return self._sha256(ident) != rec.sha256  # touched, maybe not changed
 
     def _sha256(self, ident: FileIdentity) -> str | None:
         key = (str(ident.real_path), ident.size, ident.mtime_ns)

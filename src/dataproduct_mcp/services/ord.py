@@ -20,6 +20,7 @@ from typing import Any
 
 import anyio
 
+from dataproduct_mcp.domain.ord import LIST_CAP, OrdDocumentResult
 from dataproduct_mcp.domain.products import DataProduct
 from dataproduct_mcp.errors import InvalidArgument, NotFound, TooLarge
 from dataproduct_mcp.logs import get_logger
@@ -36,14 +37,28 @@ from dataproduct_mcp.ord import (
     serialize_ord_document,
 )
 from dataproduct_mcp.persistence.base import ProductFilter, Store
+from dataproduct_mcp.services.products import ProductService
 
-__all__ = ["OrdService", "ProductPage", "TenantDocuments", "etag_of"]
+__all__ = ["DOCUMENT_RESOURCE", "OrdService", "ProductPage", "TenantDocuments", "etag_of"]
 
 log = get_logger(__name__)
 
 TOMBSTONE_DAYS = 31  # ORD: tombstones stay at least 31 days
 LOAD_PAGE = 1000
 RESULT_OVERHEAD = 4096  # room for the metadata around documents in a tool result
+DOCUMENT_RESOURCE = "dataproduct://ord/document"
+
+
+def _findings(build: OrdBuild | None) -> dict[str, Any]:
+    """The skipped products and warnings of a build, capped at LIST_CAP each with their totals."""
+    skipped = [x.to_dict() for x in build.skipped] if build is not None else []
+    warnings = build.warnings if build is not None else []
+    return {
+        "skipped": skipped[:LIST_CAP],
+        "skipped_total": len(skipped),
+        "warnings": warnings[:LIST_CAP],
+        "warnings_total": len(warnings),
+    }
 
 
 def etag_of(body: bytes) -> str:
@@ -86,6 +101,7 @@ class OrdService:
     def __init__(
         self,
         store: Store,
+        products: ProductService,
         *,
         namespace: str,
         base_url: Callable[[], str],
@@ -95,6 +111,7 @@ class OrdService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
+        self.products = products
         self.namespace = namespace
         self._base_url = base_url
         self.max_result_bytes = max_result_bytes
@@ -178,7 +195,59 @@ class OrdService:
         strategies = [bearer_access_strategy(self.namespace)] if auth else [OPEN]
         return build_ord_configuration(self.base_url, document_urls(max(1, count)), strategies)
 
-    # -- get_ord_document(product_ids) --------------------------------------------------------
+    # -- get_ord_document ----------------------------------------------------------------------
+
+    def document_urls(self, count: int) -> list[str]:
+        """Provider API URLs of a tenant's ``count`` documents."""
+        return [f"{self.base_url}/open-resource-discovery/v1/documents/{i}" for i in range(1, count + 1)]
+
+    async def document_result(self, tenant: str, product_ids: Sequence[str] | None = None) -> OrdDocumentResult:
+        """``get_ord_document``: all of the tenant's documents when they fit in one tool result (else
+        where to read them), or with ``product_ids`` one document of as many of those as fit."""
+        docs = await self.documents(tenant)
+        n = len(docs.bodies)
+        where: dict[str, Any] = {
+            "document_count": n,
+            "urls": self.document_urls(n),
+            "resources": [f"{DOCUMENT_RESOURCE}/{i}" for i in range(1, n + 1)],
+        }
+        if product_ids:
+            page = await self.documents_for_products(tenant, product_ids)
+            return OrdDocumentResult(
+                documents=[page.document] if page.document is not None else [],
+                complete=not page.remaining,
+                products=len(page.document.get("dataProducts") or []) if page.document else 0,
+                sizes_bytes=[page.size] if page.document is not None else [],
+                remaining_product_ids=page.remaining,
+                not_found=page.not_found,
+                **_findings(page.build),
+                message=f"{len(page.remaining)} more product(s): call again with remaining_product_ids"
+                if page.remaining
+                else None,
+                **where,
+            )
+        total = sum(len(b) for b in docs.bodies)
+        fits = total <= self.max_result_bytes - RESULT_OVERHEAD
+        return OrdDocumentResult(
+            documents=docs.documents if fits else [],
+            complete=fits,
+            products=docs.products,
+            tombstones=docs.tombstones,
+            sizes_bytes=[len(b) for b in docs.bodies],
+            **_findings(docs.build),
+            message=None
+            if fits
+            else f"the {n} document(s) take {total} bytes, above the result limit; read `resources` or `urls`, "
+            "or ask by product_ids",
+            **where,
+        )
+
+    async def document_body(self, tenant: str, n: int) -> str:
+        """The tenant's ``n``-th document (1-based) as served; ``NotFound`` past the last."""
+        docs = await self.documents(tenant)
+        if not 1 <= n <= len(docs.bodies):
+            raise NotFound(f"no ORD document {n}; there are {len(docs.bodies)}")
+        return docs.bodies[n - 1].decode("utf-8")
 
     async def documents_for_products(self, tenant: str, product_ids: Sequence[str]) -> ProductPage:
         """One document of the asked (live) products, as many as fit in a tool result; the rest are
@@ -237,6 +306,25 @@ class OrdService:
         return serialize_ord_document(result.document), result
 
     # -- Dublin Core --------------------------------------------------------------------------
+
+    async def dublin_core_of(
+        self,
+        tenant: str,
+        *,
+        product_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        fmt: DublinCoreFormat = "json",
+    ) -> DublinCoreResult:
+        """``map_dublin_core``: the record of one of the tenant's products or of raw ``metadata``."""
+        if (product_id is None) == (metadata is None):
+            raise InvalidArgument("give exactly one of product_id or metadata", field="product_id")
+        source: DataProduct | Mapping[str, Any]
+        if product_id is not None:
+            source = await self.products.get(tenant, product_id=product_id)
+        else:
+            assert metadata is not None
+            source = metadata
+        return self.dublin_core(source, fmt)
 
     def dublin_core(self, source: DataProduct | Mapping[str, Any], fmt: DublinCoreFormat) -> DublinCoreResult:
         try:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio
 from pydantic import ValidationError
 
-from dataproduct_mcp.domain.audit import AuditKind
+from dataproduct_mcp.domain.audit import AuditEvent, AuditKind
 from dataproduct_mcp.domain.products import (
     DataProduct,
     DataProductFields,
@@ -20,11 +21,13 @@ from dataproduct_mcp.domain.products import (
     ord_id_for,
     semver_key,
 )
-from dataproduct_mcp.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, TooLarge
+from dataproduct_mcp.domain.validation import ValidationSummary
+from dataproduct_mcp.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PathNotAllowed, TooLarge
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.base import ProductFilter, Store
 from dataproduct_mcp.services.audit import AuditLog
-from dataproduct_mcp.services.paging import CursorCodec
+from dataproduct_mcp.services.files import PathPolicy
+from dataproduct_mcp.services.paging import CursorCodec, CursorKey
 
 __all__ = ["ListResult", "ProductService", "invalid_argument_from"]
 
@@ -75,22 +78,23 @@ class ProductService:
     def __init__(
         self,
         store: Store,
+        audit: AuditLog,
+        policy: PathPolicy,
         *,
         namespace: str,
-        cursor_secret: bytes,
+        cursor_secret: bytes | CursorKey,
         max_result_bytes: int = 64 * 1024,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
+        self.audit = audit
+        self.policy = policy  # product files must lie inside the allowed roots
         self.namespace = namespace
-        self.cursors = CursorCodec(cursor_secret)
+        self.cursors = CursorCodec(cursor_secret, purpose=b"products")
         self.clock = clock
         self.max_result_bytes = max_result_bytes
-        self.audit: AuditLog | None = None  # set by the Application
 
-    def _audit_event(self, kind: AuditKind, product: DataProduct, before: int | None, **detail: Any) -> Any:
-        if self.audit is None:
-            return None
+    def _audit_event(self, kind: AuditKind, product: DataProduct, before: int | None, **detail: Any) -> AuditEvent:
         return self.audit.event(
             kind,
             product.tenant,
@@ -101,16 +105,15 @@ class ProductService:
             detail=detail,
         )
 
-    def _mirror(self, event: Any) -> None:
-        if event is not None and self.audit is not None:
-            self.audit.mirror(event)
+    def _mirror(self, event: AuditEvent) -> None:
+        self.audit.mirror(event)
 
     async def _get_or_miss(self, tenant: str, product_id: str) -> DataProduct:
         """get_product, recording a cross-tenant miss when the id belongs to another tenant."""
         try:
             return await self.store.get_product(tenant, product_id)
         except NotFound:
-            if self.audit is not None and await self.store.product_exists_in_other_tenant(tenant, product_id):
+            if await self.store.product_exists_in_other_tenant(tenant, product_id):
                 await self.audit.record(AuditKind.cross_tenant_miss, tenant, product_id=product_id)
             raise
 
@@ -125,6 +128,30 @@ class ProductService:
                 suggestion="Shorten the description or move long lists (files, labels) into fewer entries.",
             )
 
+    async def _check_files(self, fields: DataProductFields, prefix: str = "") -> None:
+        """Every file path must lie inside the allowed roots (it may not exist yet): refused now,
+        naming the field, rather than found unreadable at validation or streaming time."""
+        paths = [ref.path for ref in fields.files]
+
+        def outside() -> list[tuple[int, PathNotAllowed]]:
+            out = []
+            for i, path in enumerate(paths):
+                try:
+                    self.policy.resolve(path)
+                except PathNotAllowed as exc:
+                    out.append((i, exc))
+            return out
+
+        refused = await anyio.to_thread.run_sync(outside) if paths else []
+        if refused:
+            i, exc = refused[0]
+            raise InvalidArgument(
+                f"{prefix}files[{i}].path: {exc.message}",
+                field=f"{prefix}files[{i}].path",
+                problems=[{"field": f"{prefix}files[{j}].path", "problem": e.message} for j, e in refused[:20]],
+                suggestion=exc.suggestion,
+            )
+
     async def register(self, tenant: str, arguments: Mapping[str, Any]) -> tuple[DataProduct, bool]:
         """Create a draft product; the same identity and content again returns the existing one
         (``created`` False); the same identity with other content is ``already-exists``."""
@@ -132,6 +159,7 @@ class ProductService:
             fields = DataProductFields.model_validate(dict(arguments))
         except ValidationError as exc:
             raise invalid_argument_from(exc) from exc
+        await self._check_files(fields)
         ord_id = ord_id_for(self.namespace, fields.name, fields.version)
         digest = content_hash(fields)
         existing = await self.store.find_live_identity(tenant, ord_id)
@@ -247,6 +275,8 @@ class ProductService:
             fields = DataProductFields.model_validate(merged)
         except ValidationError as exc:
             raise invalid_argument_from(exc, "patch") from exc
+        if "files" in changes:
+            await self._check_files(fields, "patch.")
         self._check_version_step(current.version, fields.version)
         product = current.model_copy(
             update={
@@ -283,21 +313,21 @@ class ProductService:
             )
 
     async def record_validation(
-        self, tenant: str, product_id: str, validation: dict[str, Any], *, valid: bool, attempts: int = 5
+        self, tenant: str, product_id: str, validation: ValidationSummary, *, attempts: int = 5
     ) -> DataProduct:
         """Store a validation outcome as ``last_validation`` and move ``status``: ``validated`` when
         every file is valid (a published product stays published), else back to ``draft``
         (deprecated products keep their status). Bumps the revision with optimistic concurrency,
-        re-reading on a conflict. Idempotent per ``validation["task_id"]``: a task that reruns after
+        re-reading on a conflict. Idempotent per ``validation.task_id``: a task that reruns after
         a crash does not apply its outcome twice."""
         for attempt in range(attempts):
             current = await self.store.get_product(tenant, product_id)
-            task_id = validation.get("task_id")
-            if task_id is not None and (current.last_validation or {}).get("task_id") == task_id:
+            last = current.last_validation
+            if validation.task_id is not None and last is not None and last.task_id == validation.task_id:
                 return current  # already applied by an earlier run of the same task
             status = current.status
             if status is not ProductStatus.deprecated:
-                if not valid:
+                if not validation.valid:
                     status = ProductStatus.draft
                 elif status is ProductStatus.draft:
                     status = ProductStatus.validated
@@ -316,7 +346,9 @@ class ProductService:
                     raise
                 log.info("product %s changed during validation; re-reading (attempt %d)", product_id, attempt + 1)
                 continue
-            log.info("recorded validation of product %s: valid=%s, status %s", product_id, valid, status.value)
+            log.info(
+                "recorded validation of product %s: valid=%s, status %s", product_id, validation.valid, status.value
+            )
             return product
         raise AssertionError("unreachable")
 

@@ -19,6 +19,7 @@ a product whose revision is greater has changed since and needs publishing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,8 +29,16 @@ from anyio.abc import TaskStatus as AnyioTaskStatus
 
 from dataproduct_mcp.context import current_trace_id
 from dataproduct_mcp.domain.audit import AuditKind
+from dataproduct_mcp.domain.ord import LIST_CAP
 from dataproduct_mcp.domain.products import DataProduct, ProductStatus, content_hash
-from dataproduct_mcp.domain.publication import EnqueueResult, OutboxRow, OutboxStatus, idempotency_key
+from dataproduct_mcp.domain.publication import (
+    EnqueueResult,
+    OutboxRow,
+    OutboxStatus,
+    PublicationRecord,
+    PublishResult,
+    idempotency_key,
+)
 from dataproduct_mcp.domain.tasks import Task, TaskStatus
 from dataproduct_mcp.errors import Conflict, InvalidArgument, NotFound, RegistryRejected, RegistryUnavailable
 from dataproduct_mcp.logs import get_logger
@@ -37,11 +46,11 @@ from dataproduct_mcp.ord import validate_product_for_ord
 from dataproduct_mcp.ord.breaker import CircuitBreaker
 from dataproduct_mcp.ord.registry import RegistryClient
 from dataproduct_mcp.persistence.base import ProductFilter, Store
+from dataproduct_mcp.services.audit import AuditLog
 from dataproduct_mcp.services.ord import TOMBSTONE_DAYS, OrdService
 from dataproduct_mcp.services.tasks import TaskService
 
 if TYPE_CHECKING:
-    from dataproduct_mcp.services.audit import AuditLog
     from dataproduct_mcp.services.task_runner import TaskContext
 
 __all__ = ["KIND", "PublicationService", "PublishOutcome", "needs_publication"]
@@ -55,9 +64,7 @@ MAX_ATTEMPTS = 8  # task attempts (each with its own HTTP retries); then the swe
 def needs_publication(product: DataProduct) -> bool:
     """Whether the product changed since the registry last acknowledged it."""
     last = product.last_publication
-    if not last:
-        return True
-    return product.revision > int(last.get("recorded_revision", last.get("revision", 0)))
+    return last is None or product.revision > last.recorded_revision
 
 
 @dataclass
@@ -74,6 +81,7 @@ class PublicationService:
         store: Store,
         ord_service: OrdService,
         tasks: TaskService,
+        audit: AuditLog,
         *,
         breaker: CircuitBreaker,
         client: RegistryClient | None,
@@ -88,7 +96,7 @@ class PublicationService:
         self.sweep_seconds = sweep_seconds
         self.clock = clock
         self._scope: anyio.CancelScope | None = None
-        self.audit: AuditLog | None = None  # set by the Application
+        self.audit = audit
         # Held back while the breaker refuses calls: workers would only claim and reschedule them.
         tasks.register_kind(
             KIND,
@@ -188,6 +196,69 @@ class PublicationService:
             current = await self.tasks.get(tenant, enqueued.task_id)
         return PublishOutcome(enqueued=enqueued, task=current, up_to_date=up_to_date, skipped=skipped)
 
+    async def publish_result(
+        self,
+        tenant: str,
+        product_id: str | None = None,
+        *,
+        wait_seconds: float = 0.0,
+        on_change: Callable[[Task], Awaitable[None]] | None = None,
+    ) -> PublishResult:
+        """``publish_to_ord``: queue (see :meth:`publish`), then wait up to ``wait_seconds`` for the
+        delivery. A delivery that cannot happen within the wait (breaker open past it, the task
+        backing off past it) is ``registry-unavailable`` at once — the work stays queued."""
+        outcome = await self.publish(tenant, product_id)
+        task = outcome.task
+        if task is not None and wait_seconds > 0:
+            task = await self._wait_for_delivery(tenant, task, wait_seconds, on_change)
+        queued = [r.to_dict() for r in outcome.enqueued.queued]
+        if task is None:
+            message = "nothing to publish: every product is up to date with the registry"
+        else:
+            message = f"{len(queued)} revision(s) queued in task {task.id} ({task.status.value})"
+        return PublishResult(
+            task=task,
+            queued_total=len(queued),
+            queued=queued[:LIST_CAP],
+            already_delivered=[r.idempotency_key for r in outcome.enqueued.delivered][:LIST_CAP],
+            rejected=[r.to_dict() for r in outcome.enqueued.rejected][:LIST_CAP],
+            up_to_date=outcome.up_to_date,
+            skipped=outcome.skipped[:LIST_CAP],
+            skipped_total=len(outcome.skipped),
+            breaker=self.breaker.state.value,
+            message=message,
+        )
+
+    def _undeliverable(self, task: Task, remaining: float) -> RegistryUnavailable | None:
+        """Why ``task`` cannot deliver within ``remaining`` seconds, if it cannot: the breaker stays
+        open past it, or the task is backing off (queued after a failure) until past it."""
+        waits = [self.breaker.retry_after] if not self.breaker.would_allow() else []
+        if task.status is TaskStatus.queued and task.retry_at is not None:
+            waits.append((task.retry_at - self.clock()).total_seconds())
+        delay = max(waits, default=0.0)
+        if delay < remaining:
+            return None
+        why = (
+            "the ORD registry circuit breaker is open"
+            if self.breaker.retry_after >= delay
+            else ("the last delivery failed and the next try is scheduled after the wait")
+        )
+        return RegistryUnavailable(f"{why}; the publication stays queued", task_id=task.id, retry_after=round(delay, 3))
+
+    async def _wait_for_delivery(
+        self, tenant: str, task: Task, wait_seconds: float, on_change: Callable[[Task], Awaitable[None]] | None
+    ) -> Task:
+        refusal = self._undeliverable(task, wait_seconds)
+        if refusal is not None:
+            raise refusal
+        task = await self.tasks.wait(tenant, task.id, wait_seconds, on_change=on_change, give_up=self._undeliverable)
+        error = task.error or {}
+        if task.status is TaskStatus.failed and error.get("code") == "registry-rejected":
+            raise RegistryRejected(error.get("message", "the registry rejected the publication"), task_id=task.id)
+        if not task.finished and error.get("code") == "registry-unavailable":
+            raise RegistryUnavailable(error.get("message", "the registry is unavailable"), task_id=task.id)
+        return task
+
     # -- the publish-ord task -----------------------------------------------------------------
 
     async def handle(self, ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -249,22 +320,22 @@ class PublicationService:
                 current = await self.store.get_product(row.tenant, row.product_id)
             except NotFound:
                 return  # deleted meanwhile: its tombstone is the next publication
-            last = current.last_publication or {}
-            if last.get("idempotency_key") == row.idempotency_key:
+            last = current.last_publication
+            if last is not None and last.idempotency_key == row.idempotency_key:
                 return
             recorded = current.revision + 1 if current.revision == built_revision else built_revision
             status = current.status
             if status in (ProductStatus.draft, ProductStatus.validated):
                 status = ProductStatus.published
             now = self.clock()
-            publication = {
-                "idempotency_key": row.idempotency_key,
-                "revision": built_revision,
-                "recorded_revision": recorded,
-                "published_at": now.isoformat(),
-                "task_id": task_id,
-                "registry": self.client.url if self.client is not None else None,
-            }
+            publication = PublicationRecord(
+                idempotency_key=row.idempotency_key,
+                revision=built_revision,
+                recorded_revision=recorded,
+                published_at=now,
+                task_id=task_id,
+                registry=self.client.url if self.client is not None else None,
+            )
             product = current.model_copy(
                 update={
                     "last_publication": publication,
@@ -273,22 +344,19 @@ class PublicationService:
                     "updated_at": now,
                 }
             )
-            event = None
-            if self.audit is not None:
-                event = self.audit.event(
-                    AuditKind.product_published,
-                    row.tenant,
-                    actor="publisher",
-                    product_id=row.product_id,
-                    ord_id=current.ord_id,
-                    before_revision=current.revision,
-                    after_revision=product.revision,
-                    detail={"idempotency_key": row.idempotency_key, "published_revision": built_revision},
-                )
+            event = self.audit.event(
+                AuditKind.product_published,
+                row.tenant,
+                actor="publisher",
+                product_id=row.product_id,
+                ord_id=current.ord_id,
+                before_revision=current.revision,
+                after_revision=product.revision,
+                detail={"idempotency_key": row.idempotency_key, "published_revision": built_revision},
+            )
             try:
                 await self.store.replace_product(product, current.revision, content_hash(current.fields()), audit=event)
-                if event is not None and self.audit is not None:
-                    self.audit.mirror(event)
+                self.audit.mirror(event)
                 return
             except Conflict:
                 log.info("product %s changed while recording its publication; re-reading", row.product_id)
@@ -335,51 +403,3 @@ class PublicationService:
             "status": "ok" if state == "closed" else "degraded",
             "detail": {"configured": True, "breaker": snap, "outbox": outbox, "posts": self.client.posts},
         }
-
-
-def build_ord_services(
-    settings: Any, store: Store, tasks: TaskService, base_url: Any
-) -> tuple[OrdService, PublicationService]:
-    """The ORD and publication services from the settings.  A bad ``DPMCP_DC_MAPPINGS_FILE`` is a
-    :class:`~dataproduct_mcp.config.ConfigError` (one line per problem; the CLI exits 2)."""
-    from dataproduct_mcp.config import ConfigError
-    from dataproduct_mcp.metadata import load_custom_mappings
-
-    mappings: dict[str, str] = {}
-    if settings.dc_mappings_file is not None:
-        try:
-            mappings = load_custom_mappings(settings.dc_mappings_file)
-        except ValueError as exc:
-            text = str(exc)
-            source = f"custom mappings file {str(settings.dc_mappings_file)!r}: "
-            lines = text.removeprefix(source).split("; ") if text.startswith(source) else [text]
-            name = f"DPMCP_DC_MAPPINGS_FILE={str(settings.dc_mappings_file)!r}"
-            raise ConfigError([f"{name}: {line}" for line in lines]) from None
-    ord_service = OrdService(
-        store,
-        namespace=settings.ord_namespace,
-        base_url=base_url,
-        max_result_bytes=settings.max_result_bytes,
-        custom_mappings=mappings,
-    )
-    breaker = CircuitBreaker(
-        "ord-registry",
-        failure_threshold=settings.breaker_failure_threshold,
-        reset_seconds=settings.breaker_reset_seconds,
-    )
-    client = None
-    if settings.ord_registry_url:
-        client = RegistryClient(
-            settings.ord_registry_url,
-            breaker=breaker,
-            token=settings.ord_registry_token,
-            trigger_url=settings.ord_registry_trigger_url,
-            connect_timeout=settings.ord_registry_connect_timeout_seconds,
-            read_timeout=settings.ord_registry_read_timeout_seconds,
-            attempts=settings.ord_registry_attempts,
-            backoff_initial=settings.ord_registry_backoff_seconds,
-        )
-    publication = PublicationService(
-        store, ord_service, tasks, breaker=breaker, client=client, sweep_seconds=settings.ord_outbox_sweep_seconds
-    )
-    return ord_service, publication

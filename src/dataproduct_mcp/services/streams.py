@@ -26,13 +26,22 @@ import hmac
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
 
-from dataproduct_mcp.errors import Conflict, InvalidArgument, NotFound, RateLimited, ShuttingDown, Unauthorized
+from dataproduct_mcp.errors import (
+    Conflict,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    RateLimited,
+    ShuttingDown,
+    Unauthorized,
+)
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.products import ProductService
@@ -126,10 +135,18 @@ class _Counters:
 
 
 class StreamService:
-    def __init__(self, policy: PathPolicy, products: ProductService, limits: StreamLimits | None = None) -> None:
+    def __init__(
+        self,
+        policy: PathPolicy,
+        products: ProductService,
+        limits: StreamLimits | None = None,
+        *,
+        http_url: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.policy = policy
         self.products = products
         self.limits = limits or StreamLimits()
+        self._http_url = http_url  # the HTTP side's base URL once it listens (it serves the sockets)
         self._sessions: dict[str, StreamSession] = {}
         self._counters = _Counters()
         self._reaper: asyncio.Task[None] | None = None
@@ -182,6 +199,23 @@ class StreamService:
         return ended
 
     # -- opening -------------------------------------------------------------------------------
+
+    def ws_base(self) -> str:
+        """``ws://host:port`` (``wss://`` behind https) of the HTTP side that serves the sessions."""
+        base = self._http_url()
+        if not base:
+            raise Internal(
+                "the HTTP side is not running, so streams cannot be served",
+                suggestion="Run `dataproduct-mcp serve` (stdio or --transport http); both start the HTTP side.",
+            )
+        scheme, _, rest = base.partition("://")
+        return f"{'wss' if scheme == 'https' else 'ws'}://{rest}"
+
+    async def open_for_client(self, tenant: str, source: str, **options: Any) -> tuple[StreamSession, str, str]:
+        """``open_stream``: a session (see :meth:`open`), its token and the WebSocket URL to connect to."""
+        base = self.ws_base()  # no session is created when there is nowhere to serve it
+        session, token = await self.open(tenant, source, **options)
+        return session, token, f"{base}/streams/{session.id}"
 
     async def open(
         self,

@@ -13,13 +13,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
+from dataproduct_mcp.domain.validation import (
+    DEFAULT_MAX_ERRORS,
+    MAX_ERRORS_LIMIT,
+    FileError,
+    FileValidation,
+    ValidationSummary,
+)
 from dataproduct_mcp.errors import DpError
 from dataproduct_mcp.services.products import ProductService
 from dataproduct_mcp.services.tasks import TaskService
+from dataproduct_mcp.services.validation import VALIDATE_FILE, ValidationService
 
 if TYPE_CHECKING:
     from dataproduct_mcp.services.task_runner import TaskContext
-    from dataproduct_mcp.services.validation import ValidationService
 
 __all__ = ["ValidateFileParams", "ValidateProductParams", "register_validation_kinds"]
 
@@ -30,7 +37,7 @@ class ValidateFileParams(BaseModel):
     path: Annotated[str, Field(min_length=1, max_length=4096)]
     format: Annotated[str | None, Field(max_length=32)] = None
     schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
-    max_errors: Annotated[int, Field(ge=1, le=10_000)] = 100
+    max_errors: Annotated[int, Field(ge=1, le=MAX_ERRORS_LIMIT)] = DEFAULT_MAX_ERRORS
     encoding: Annotated[str, Field(min_length=1, max_length=40)] = "utf-8"
 
 
@@ -59,15 +66,13 @@ async def _stat(validation: ValidationService, path: str) -> tuple[int, int] | N
     return ident.size, ident.mtime_ns
 
 
-def register_validation_kinds(
-    tasks: TaskService, products: ProductService, validation: Callable[[], ValidationService]
-) -> None:
-    """Register both kinds; ``validation`` returns the validation service (looked up per run)."""
+def register_validation_kinds(tasks: TaskService, products: ProductService, validation: ValidationService) -> None:
+    """Register both kinds."""
 
     async def validate_file(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
         p = ValidateFileParams.model_validate(params)
         ctx.report(0.0, f"validating {p.path}")
-        report = await validation().validate(
+        report = await validation.validate(
             ctx.tenant,
             p.path,
             format=p.format,
@@ -88,16 +93,16 @@ def register_validation_kinds(
         product = await products.get(ctx.tenant, product_id=p.product_id)
         schema = product.schema_.model_dump(mode="json") if product.schema_ is not None else None
         n = len(product.files)
-        files: list[dict[str, Any]] = []
+        files: list[FileValidation] = []
         for i, ref in enumerate(product.files):
             ctx.checkpoint()
             label = f"file {i + 1} of {n}: {ref.path}"
             ctx.report(i / n, label)
             # Size and mtime before reading: scheduled re-validation compares them (a change during
             # the validation shows as a change next time, never the other way round).
-            stat = await _stat(validation(), ref.path)
+            stat = await _stat(validation, ref.path)
             try:
-                report = await validation().validate(
+                report = await validation.validate(
                     ctx.tenant,
                     ref.path,
                     format=ref.format,
@@ -108,42 +113,40 @@ def register_validation_kinds(
             except DpError as exc:  # a missing or disallowed file is an invalid product, not a failed task
                 ctx.checkpoint()
                 files.append(
-                    {
-                        "path": ref.path,
-                        "valid": False,
-                        "error_count": 1,
-                        "sha256": None,
-                        "size": stat[0] if stat else None,
-                        "mtime_ns": stat[1] if stat else None,
-                        "error": {"code": exc.code, "message": exc.message},
-                    }
+                    FileValidation(
+                        path=ref.path,
+                        valid=False,
+                        error_count=1,
+                        size=stat[0] if stat else None,
+                        mtime_ns=stat[1] if stat else None,
+                        error=FileError(code=exc.code, message=exc.message),
+                    )
                 )
                 continue
             files.append(
-                {
-                    "path": ref.path,
-                    "valid": report.valid,
-                    "error_count": report.error_count,
-                    "sha256": report.sha256,
-                    "size": stat[0] if stat else None,
-                    "mtime_ns": stat[1] if stat else None,
-                }
+                FileValidation(
+                    path=ref.path,
+                    valid=report.valid,
+                    error_count=report.error_count,
+                    sha256=report.sha256,
+                    size=stat[0] if stat else None,
+                    mtime_ns=stat[1] if stat else None,
+                )
             )
         ctx.checkpoint()  # the last moment to stop without an effect
-        valid = all(f["valid"] for f in files)
-        result = {"product_id": product.id, "files": files, "valid": valid}
-        summary = {
-            "task_id": ctx.task_id,
-            "at": datetime.now(UTC).isoformat(),
-            "valid": valid,
-            "files": files,
+        summary = ValidationSummary(
+            task_id=ctx.task_id, at=datetime.now(UTC), valid=all(f.valid for f in files), files=files
+        )
+        updated = await products.record_validation(ctx.tenant, product.id, summary)
+        return {
+            "product_id": product.id,
+            "files": [f.model_dump(mode="json") for f in files],
+            "valid": summary.valid,
+            "status": updated.status.value,
+            "revision": updated.revision,
         }
-        updated = await products.record_validation(ctx.tenant, product.id, summary, valid=valid)
-        result["status"] = updated.status.value
-        result["revision"] = updated.revision
-        return result
 
-    tasks.register_kind("validate-file", validate_file, params_model=ValidateFileParams)
+    tasks.register_kind(VALIDATE_FILE, validate_file, params_model=ValidateFileParams)
     tasks.register_kind(
         "validate-product", validate_product, params_model=ValidateProductParams, precheck=check_product
     )

@@ -133,8 +133,10 @@ class TaskRunner:
         shutdown_grace: float = 8.0,
         owner: str | None = None,
         retry_backoff: Callable[[int], float] | None = None,
+        observer: Callable[[str, float], None] | None = None,
     ) -> None:
         self.service = service
+        self.observer = observer  # (kind, seconds) of every run that ended: the task duration metric
         self.store = service.store
         self.workers = workers
         self.lease_seconds = lease_seconds
@@ -281,8 +283,11 @@ class TaskRunner:
                 finally:
                     tg.cancel_scope.cancel()
         finally:
+            elapsed = time.perf_counter() - started
             with anyio.CancelScope(shield=True):
-                await self._settle(ctx, outcome, time.perf_counter() - started)
+                await self._settle(ctx, outcome, elapsed)
+            if self.observer is not None:
+                self.observer(task.kind, elapsed)
 
     @staticmethod
     async def _invoke(handler: Any, ctx: TaskContext) -> tuple[str, Any]:

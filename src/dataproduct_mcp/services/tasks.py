@@ -22,7 +22,7 @@ from dataproduct_mcp.domain.tasks import Task, TaskStatus, TaskSummary
 from dataproduct_mcp.errors import InvalidArgument
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.persistence.base import Store
-from dataproduct_mcp.services.paging import CursorCodec
+from dataproduct_mcp.services.paging import CursorCodec, CursorKey
 from dataproduct_mcp.services.products import invalid_argument_from
 
 if TYPE_CHECKING:
@@ -65,12 +65,12 @@ class TaskService:
         self,
         store: Store,
         *,
-        cursor_secret: bytes,
+        cursor_secret: bytes | CursorKey,
         max_result_bytes: int = 64 * 1024,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
-        self.cursors = CursorCodec(cursor_secret)
+        self.cursors = CursorCodec(cursor_secret, purpose=b"tasks")
         self.max_result_bytes = max_result_bytes
         self.clock = clock
         self.kinds: dict[str, TaskKind] = {}
@@ -142,6 +142,21 @@ class TaskService:
             wake()
         return task
 
+    async def submit_and_wait(
+        self,
+        tenant: str,
+        kind: str,
+        params: Mapping[str, Any] | None,
+        wait_seconds: float,
+        on_change: Callable[[Task], Awaitable[None]] | None = None,
+    ) -> Task:
+        """Submit, then (``wait_seconds`` > 0) wait up to that long for the task to finish,
+        reporting each change; the task as it is then."""
+        task = await self.submit(tenant, kind, params)
+        if wait_seconds > 0:
+            task = await self.wait(tenant, task.id, wait_seconds, on_change=on_change)
+        return task
+
     async def get(self, tenant: str, task_id: str) -> Task:
         return await self.store.get_task(tenant, task_id)
 
@@ -197,9 +212,12 @@ class TaskService:
         task_id: str,
         timeout: float,
         on_change: Callable[[Task], Awaitable[None]] | None = None,
+        give_up: Callable[[Task, float], Exception | None] | None = None,
     ) -> Task:
         """Wait up to ``timeout`` seconds for the task to finish, calling ``on_change`` with each new
-        state (progress or message changed); the task as it is when finished or at the timeout."""
+        state (progress or message changed); the task as it is when finished or at the timeout.
+        ``give_up(task, seconds_left)`` is asked at each new state: an exception it returns is raised
+        at once (the caller knows the task cannot finish within the wait)."""
         deadline = anyio.current_time() + timeout
         seen: tuple[Any, ...] | None = None
         while True:
@@ -207,11 +225,16 @@ class TaskService:
             self._waiters.setdefault(task_id, set()).add(event)  # before reading: no change is missed
             try:
                 task = await self.get(tenant, task_id)
-                state = (task.status, task.progress, task.message)
-                if state != seen and on_change is not None:
-                    await on_change(task)
-                seen = state
+                state = (task.status, task.progress, task.message, task.retry_at)
                 remaining = deadline - anyio.current_time()
+                if state != seen:
+                    if on_change is not None:
+                        await on_change(task)
+                    if give_up is not None and not task.finished:
+                        reason = give_up(task, remaining)
+                        if reason is not None:
+                            raise reason
+                seen = state
                 if task.finished or remaining <= 0:
                     return task
                 with anyio.move_on_after(min(remaining, WAIT_POLL_S)):

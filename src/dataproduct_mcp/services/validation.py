@@ -21,20 +21,22 @@ from cachetools import LRUCache
 from pydantic import ValidationError
 
 from dataproduct_mcp.domain.schema import TableSchema
-from dataproduct_mcp.domain.validation import Report
+from dataproduct_mcp.domain.tasks import Task
+from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, MAX_ERRORS_LIMIT, Report
 from dataproduct_mcp.errors import InvalidArgument
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.services.files import FileIdentity, PathPolicy
 from dataproduct_mcp.services.products import invalid_argument_from
+from dataproduct_mcp.services.tasks import TaskService
 from dataproduct_mcp.validators import registry
 from dataproduct_mcp.validators.base import ValidationOptions
 from dataproduct_mcp.validators.registry import FormatInfo
 
-__all__ = ["CacheStats", "ReportCache", "ValidationService"]
+__all__ = ["VALIDATE_FILE", "CacheStats", "ReportCache", "ValidationService"]
 
 log = get_logger(__name__)
 
-MAX_ERRORS_LIMIT = 1000
+VALIDATE_FILE = "validate-file"  # the task kind of background validations (services/task_kinds.py)
 
 
 @dataclass
@@ -129,18 +131,38 @@ class ValidationService:
         self,
         policy: PathPolicy,
         cache: ReportCache,
+        tasks: TaskService,
         *,
         max_result_bytes: int = 64 * 1024,
         time_budget_s: float = 600.0,
         concurrency: int | None = None,
+        observer: Callable[[Report, float], None] | None = None,
     ) -> None:
         self.policy = policy
         self.cache = cache
+        self.tasks = tasks  # background validations are durable tasks (kind validate-file)
         self.max_result_bytes = max_result_bytes
         self.time_budget_s = time_budget_s
         self._limiter = anyio.CapacityLimiter(concurrency or max(1, os.cpu_count() or 1))
         self._inflight: dict[Any, anyio.Event] = {}
-        self.observer: Callable[[Report, float], None] | None = None  # metrics hook
+        self.observer = observer  # (report, seconds) of every validation that ran: the metrics
+
+    async def submit(
+        self,
+        tenant: str,
+        path: str,
+        *,
+        format: str | None = None,
+        schema: Any = None,
+        max_errors: int = DEFAULT_MAX_ERRORS,
+        encoding: str = "utf-8",
+    ) -> Task:
+        """Queue a background validation (a durable task whose result is the report). The path and
+        options are checked now, so a bad request fails at once rather than in the task."""
+        self.options(format=format, schema=schema, max_errors=max_errors, encoding=encoding)
+        await anyio.to_thread.run_sync(self.policy.identify, path)
+        params = {"path": path, "format": format, "schema": schema, "max_errors": max_errors, "encoding": encoding}
+        return await self.tasks.submit(tenant, VALIDATE_FILE, params)
 
     @staticmethod
     def list_formats() -> list[FormatInfo]:
@@ -182,7 +204,7 @@ class ValidationService:
         *,
         format: str | None = None,
         schema: Any = None,
-        max_errors: int = 100,
+        max_errors: int = DEFAULT_MAX_ERRORS,
         encoding: str = "utf-8",
         progress: Callable[[int, int], None] | None = None,
         is_cancelled: Callable[[], bool] | None = None,

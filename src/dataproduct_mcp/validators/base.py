@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from dataproduct_mcp.domain.schema import TableSchema
-from dataproduct_mcp.domain.validation import ColumnInfo, Finding, FindingCode
+from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, ColumnInfo, Finding, FindingCode
 
 __all__ = [
     "Cancelled",
@@ -47,7 +47,7 @@ class TimeBudgetExceeded(Exception):
 class ValidationOptions:
     format: str | None = None
     schema: TableSchema | None = None
-    max_errors: int = 100
+    max_errors: int = DEFAULT_MAX_ERRORS
     max_warnings: int = 100
     encoding: str = "utf-8"  # strict; other encodings only when asked
     time_budget_s: float = 600.0
@@ -63,7 +63,7 @@ class ValidationOptions:
 class FindingCollector:
     """Keeps the first ``max_errors`` errors and counts every one (``error_count`` is the true total)."""
 
-    def __init__(self, max_errors: int = 100, max_warnings: int = 100) -> None:
+    def __init__(self, max_errors: int = DEFAULT_MAX_ERRORS, max_warnings: int = DEFAULT_MAX_ERRORS) -> None:
         self.max_errors = max_errors
         self.max_warnings = max_warnings
         self.errors: list[Finding] = []
