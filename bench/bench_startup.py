@@ -14,10 +14,15 @@ ours...) so a noisy neighbour hurts both alike; best of N and median are printed
    (no ``--schema``) and with the declared schema (``--schema``), like bench_csv's two ratios.
    The page cache is warmed first; each report is checked (valid, every row).
 
+With ``--breakdown``, where the server's start-up goes: each phase of what ``serve`` does before
+it reads stdin, timed inside fresh processes (best and median of ``--runs``), the echo server's
+own start beside it.
+
 Bounded: ``--runs`` runs per side, each with ``--timeout`` seconds; everything on 127.0.0.1.
 The load average is printed before and after (take figures when it is low).
 
     .venv/bin/python bench/bench_startup.py [--runs 7] [--mb 200] [--timeout 60] [--only version,stdio,validate]
+                                            [--breakdown]
 """
 
 from __future__ import annotations
@@ -94,6 +99,56 @@ def stdio_run(kind: str, timeout: float) -> float:
         return anyio.run(first_call, params, tool, {}, timeout)
 
 
+# Phases of `serve` up to reading stdin (the HTTP side's start is left out), and the echo server's.
+BREAKDOWN_CHILD = """
+import json, sys, tempfile, time
+from pathlib import Path
+marks, t0 = [], time.perf_counter()
+def mark(name):
+    marks.append((name, time.perf_counter()))
+import mcp.server.mcpserver; mark("import mcp")
+if sys.argv[1] == "echo":
+    sys.path.insert(0, sys.argv[2])
+    import echo_server; mark("echo: MCPServer + 1 tool")
+else:
+    import anyio
+    from dataproduct_mcp.config import load_settings
+    from dataproduct_mcp.logs import configure_logging
+    mark("import config")
+    settings = load_settings(data_dir=Path(tempfile.mkdtemp()) / "data", log_level="WARNING"); mark("load_settings")
+    configure_logging("WARNING")
+    from dataproduct_mcp.app import Application; mark("import app (services, stores, domain)")
+    from dataproduct_mcp.server.builder import build_server; mark("import server")
+    app = Application.build(settings); mark("Application.build")
+    async def run():
+        server = build_server(app); mark("build_server (18 tools)")
+        await app.start(); mark("app.start (data dir, database, migrations, workers)")
+        await server.call_tool("list_file_formats", {}); mark("first list_file_formats")
+        await server.call_tool("get_server_status", {}); mark("first get_server_status")
+        await app.close()
+    anyio.run(run)
+prev, out = t0, []
+for name, t in marks:
+    out.append([name, t - prev])
+    prev = t
+print(json.dumps(out))
+"""
+
+
+def breakdown(runs: int, timeout: float) -> dict[str, dict[str, float]]:
+    phases: dict[str, list[float]] = {}
+    for _ in range(runs + 1):  # the first run compiles and warms: not counted
+        for kind in ("echo", "ours"):
+            argv = [PY, "-c", BREAKDOWN_CHILD, kind, str(BENCH)]
+            out = subprocess.run(argv, capture_output=True, timeout=timeout, check=True, env=clean_env(), text=True)
+            for name, seconds in json.loads(out.stdout.strip().splitlines()[-1]):
+                phases.setdefault(name, []).append(seconds)
+    return {
+        name: {"best_s": round(min(ts[1:]), 4), "median_s": round(statistics.median(ts[1:]), 4)}
+        for name, ts in phases.items()
+    }
+
+
 def interleaved(sides: dict[str, Callable[[], float]], runs: int) -> dict[str, list[float]]:
     for fn in sides.values():  # one warm-up each (page cache, .pyc files)
         fn()
@@ -142,6 +197,7 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=200, help="CSV size for the validate figure (default 200)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds allowed per run (default 60)")
     parser.add_argument("--only", default="version,stdio,validate", help="comma-separated figures to take")
+    parser.add_argument("--breakdown", action="store_true", help="also time the phases of the server's start-up")
     args = parser.parse_args()
     if not 1 <= args.runs <= 50:
         raise SystemExit("--runs: expected 1..50")
@@ -197,6 +253,11 @@ def main() -> None:
             s,
             "pyarrow open_csv script",
         )
+    if args.breakdown:
+        results["breakdown"] = b = breakdown(args.runs, args.timeout)
+        print("\n== server start-up phases (in-process, fresh process per run; import mcp is shared)")
+        for name, m in b.items():
+            print(f"  {name:52s} best {m['best_s'] * 1000:7.1f} ms  median {m['median_s'] * 1000:7.1f} ms")
     results["load_after"] = load()
     print(f"\n{results['load_after']}")
     out = Path("/tmp/bench_startup_results.json")
