@@ -155,7 +155,8 @@ class Source:
         self.bytes_read = 0
 
     def open(self) -> BinaryIO:
-        """A binary stream that updates the sha256 as it is read (read it to the end once)."""
+        """A binary stream that updates the sha256 as it is read (read it to the end once); a
+        plain one when the caller hashes the file (``sha256_ahead``)."""
         if self.sha256_ahead is not None:
             return open(self.path, "rb")  # noqa: SIM115 - closed by the caller
         self.hashed = True
