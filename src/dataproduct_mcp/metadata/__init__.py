@@ -7,22 +7,23 @@ Public surface::
     load_custom_mappings(path) -> dict[label_key, "dcterms:<term>"]   (ValueError listing problems)
 
 Pure functions: no I/O except ``load_custom_mappings`` reading its file, and nothing ever fetches
-from the network (the JSON-LD ``@context`` is embedded).
+from the network (the JSON-LD ``@context`` is embedded). The mapping and its serializers (rdflib,
+lxml) are imported on the first description, not with this package.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
-from rdflib import Graph
 
 from dataproduct_mcp.domain.products import DataProduct
 from dataproduct_mcp.metadata.custom_mappings import load_custom_mappings, parse_custom_mappings
-from dataproduct_mcp.metadata.mapping import map_statements
-from dataproduct_mcp.metadata.serializers import to_graph, to_jsonld, to_oai_dc, to_record
+
+if TYPE_CHECKING:
+    from rdflib import Graph
 
 __all__ = [
     "DC_FORMATS",
@@ -62,6 +63,9 @@ def dublin_core_graph(
     product: DataProduct | Mapping[str, Any], *, base_uri: str, custom_mappings: Mapping[str, str] | None = None
 ) -> Graph:
     """The RDF graph every RDF serialization of ``map_dublin_core`` parses back to."""
+    from dataproduct_mcp.metadata.mapping import map_statements
+    from dataproduct_mcp.metadata.serializers import to_graph
+
     return to_graph(map_statements(product, base_uri=base_uri, custom_mappings=custom_mappings))
 
 
@@ -77,6 +81,9 @@ def map_dublin_core(
     Raises ``InvalidArgument`` for raw metadata that does not validate, ``ValueError`` for a bad
     ``format``, ``base_uri`` or custom mapping term.
     """
+    from dataproduct_mcp.metadata.mapping import map_statements
+    from dataproduct_mcp.metadata.serializers import to_graph, to_jsonld, to_oai_dc, to_record
+
     if format not in DC_FORMATS:
         raise ValueError(f"format must be one of {', '.join(DC_FORMATS)}, got {format!r}")
     mapped = map_statements(product, base_uri=base_uri, custom_mappings=custom_mappings)

@@ -8,19 +8,21 @@
   breaker counts it as a success).
 - breaker open: :class:`RegistryUnavailable` at once, without touching the network.
 
-Third-party exceptions (httpx) are mapped here and nowhere else.
+Third-party exceptions (httpx) are mapped here and nowhere else. httpx and tenacity are imported
+when a client is built (a registry is configured), not when this module is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import httpx
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from typing import TYPE_CHECKING
 
 from dataproduct_mcp.errors import RegistryRejected, RegistryUnavailable
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.ord.breaker import CircuitBreaker
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Delivery", "RegistryClient"]
 
@@ -57,6 +59,9 @@ class RegistryClient:
         backoff_max: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        import httpx
+        import tenacity  # noqa: F401 - loaded with the client, not in the middle of the first delivery
+
         self.url = url
         self.trigger_url = trigger_url
         self.breaker = breaker
@@ -75,6 +80,8 @@ class RegistryClient:
 
     async def deliver(self, body: bytes, idempotency_key: str) -> Delivery:
         """POST one ORD document; raises RegistryRejected or RegistryUnavailable (see module doc)."""
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
         if not self.breaker.allow():
             raise RegistryUnavailable(
                 "the ORD registry circuit breaker is open; the publication stays queued",
@@ -108,6 +115,8 @@ class RegistryClient:
         return Delivery(status=status, tries=tries, trigger_status=trigger)
 
     async def _post_once(self, body: bytes, key: str) -> int:
+        import httpx
+
         self.posts += 1
         try:
             response = await self._http.post(
@@ -141,6 +150,8 @@ class RegistryClient:
 
     async def _trigger(self) -> int | None:
         """Ask the aggregator to re-pull (best effort: a failure is logged, the delivery stands)."""
+        import httpx
+
         assert self.trigger_url is not None
         try:
             response = await self._http.post(self.trigger_url, content=b"", headers={"Content-Length": "0"})

@@ -1,6 +1,8 @@
 """Checks of ORD documents and configurations: both official JSON Schemas (1.13.0 and 1.16.3,
 Draft 7 with a real FormatChecker) plus the cross-references the schemas cannot see: packages,
-output ports, input ports (integration dependencies) and their aspects' resources, tombstones."""
+output ports, input ports (integration dependencies) and their aspects' resources, tombstones.
+
+jsonschema is imported, and the bundled schemas loaded, on the first check (not at start-up)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
-from typing import Any, Literal
-
-from jsonschema import Draft7Validator, FormatChecker
+from typing import TYPE_CHECKING, Any, Literal
 
 from dataproduct_mcp.ord.ids import ORD_ID_RE
+
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator, FormatChecker
 
 __all__ = [
     "SCHEMA_VERSIONS",
@@ -59,12 +62,16 @@ class OrdProblem:
 
 def format_checker() -> FormatChecker:
     """Draft 7's format checker; date-time needs rfc3339-validator and uri needs rfc3987 installed."""
+    from jsonschema import Draft7Validator
+
     return Draft7Validator.FORMAT_CHECKER
 
 
 @functools.cache
 def schema_validator(version: str, kind: SchemaKind = "Document") -> Draft7Validator:
     """The bundled official schema ``kind`` of spec ``version`` as a Draft 7 validator (cached)."""
+    from jsonschema import Draft7Validator
+
     if version not in SCHEMA_VERSIONS:
         raise ValueError(f"no bundled ORD schema for version {version!r}")
     text = resources.files("dataproduct_mcp.ord.schemas").joinpath(f"v{version}").joinpath(f"{kind}.schema.json")
@@ -87,6 +94,8 @@ def _section_definitions(version: str) -> dict[str, str]:
 
 @functools.cache
 def _definition_validator(version: str, definition: str) -> Draft7Validator:
+    from jsonschema import Draft7Validator
+
     root = schema_validator(version).schema
     schema = {"$id": root.get("$id", ""), "$ref": f"#/definitions/{definition}", "definitions": root["definitions"]}
     return Draft7Validator(schema, format_checker=format_checker())

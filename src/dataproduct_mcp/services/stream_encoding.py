@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 
@@ -83,6 +82,8 @@ def _json_line(row: dict[str, Any]) -> str:
 def _json_column(col: pa.Array) -> pa.Array | None:
     """Each value of ``col`` as JSON text (null as ``null``), vectorised; None if the type needs the
     row-by-row path (temporal, decimal, binary, nested types, or strings with control characters)."""
+    import pyarrow.compute as pc  # ~0.1 s to import: paid by the first stream, not at start-up
+
     t = col.type
     if pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
         col, t = pc.cast(col, t.value_type), t.value_type
@@ -116,6 +117,8 @@ def _jsonl_fast(batch: pa.RecordBatch) -> str | None:
             return None
         parts += [("{" if i == 0 else ",") + json.dumps(name, ensure_ascii=False) + ":", text]
     parts.append("}\n")
+    import pyarrow.compute as pc
+
     lines = pc.binary_join_element_wise(*parts, "")
     return "".join(lines.to_pylist())
 

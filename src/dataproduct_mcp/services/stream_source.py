@@ -26,7 +26,6 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pyarrow.json as pajson
-import pyarrow.parquet as pq
 
 from dataproduct_mcp.errors import FileNotFound, InvalidArgument, UnsupportedFormat
 from dataproduct_mcp.validators import registry
@@ -83,6 +82,8 @@ def inspect_source(path: Path, declared_format: str | None, columns: list[str] |
 
 def _schema_and_rows(path: Path, fmt: str, is_gzip: bool) -> tuple[pa.Schema, int | None]:
     if fmt == "parquet":
+        import pyarrow.parquet as pq
+
         pf = pq.ParquetFile(path)
         try:
             return pf.schema_arrow, pf.metadata.num_rows
@@ -141,6 +142,8 @@ def _raw_batches(info: SourceInfo, batch_rows: int, start_row: int) -> Iterator[
     """``(first_row, batch)`` pairs from the file; batches before ``start_row`` may be skipped whole."""
     cols = list(info.columns) if info.columns else None
     if info.format == "parquet":
+        import pyarrow.parquet as pq
+
         pf = pq.ParquetFile(info.path)
         try:
             meta = pf.metadata

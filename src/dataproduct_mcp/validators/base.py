@@ -16,10 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, ColumnInfo, Finding, FindingCode
+
+if TYPE_CHECKING:
+    from dataproduct_mcp.validators.filehash import FileHash
 
 __all__ = [
     "Cancelled",
@@ -132,22 +135,30 @@ class Source:
     """The file being validated. Validators read through it so that the sha256 and byte count
     are computed on the same pass: use :meth:`open` for a hashing stream, or, for formats whose
     reader needs the path (pyarrow, fastavro, openpyxl), read via ``path`` and let the caller
-    hash separately (``hashed`` stays False)."""
+    hash separately (``hashed`` stays False). When the caller already hashes the file
+    (``sha256_ahead``, a :class:`~dataproduct_mcp.validators.filehash.FileHash`), :meth:`open` is
+    a plain stream and nothing here hashes again."""
 
     #: ``"gzip"`` when the registry detected a gzip-wrapped text file: text validators then
     #: read the uncompressed stream (bounded by ``options.max_uncompressed_bytes``).
     compression: str | None = None
 
-    def __init__(self, path: Path, size: int, compression: str | None = None) -> None:
+    def __init__(
+        self, path: Path, size: int, compression: str | None = None, sha256_ahead: FileHash | None = None
+    ) -> None:
         self.path = path
         self.size = size
         self.compression = compression
+        self.sha256_ahead = sha256_ahead
         self._hasher = hashlib.sha256()
         self.hashed = False
         self.bytes_read = 0
 
     def open(self) -> BinaryIO:
-        """A binary stream that updates the sha256 as it is read (read it to the end once)."""
+        """A binary stream that updates the sha256 as it is read (read it to the end once); a
+        plain one when the caller hashes the file (``sha256_ahead``)."""
+        if self.sha256_ahead is not None:
+            return open(self.path, "rb")  # noqa: SIM115 - closed by the caller
         self.hashed = True
         return _HashingReader(open(self.path, "rb"), self)  # noqa: SIM115 - closed by the caller
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,6 +44,9 @@ from dataproduct_mcp.validators.base import (
     ValidationContext,
     ValidationOptions,
 )
+
+if TYPE_CHECKING:
+    from dataproduct_mcp.validators.filehash import FileHash
 
 __all__ = ["FormatInfo", "detect", "get", "list_formats", "validate_path", "validators"]
 
@@ -225,9 +229,11 @@ def validate_path(
     *,
     progress: Callable[[int, int], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
+    sha256_ahead: FileHash | None = None,
 ) -> Report:
     """Validate one file (blocking; run it in a worker thread). Findings never raise; only
-    :class:`UnsupportedFormat`, :class:`FileNotFound` and :class:`Cancelled` do."""
+    :class:`UnsupportedFormat`, :class:`FileNotFound` and :class:`Cancelled` do. ``sha256_ahead``:
+    the file's sha256, already being computed by the caller (then the validator does not hash)."""
     started = time.monotonic()
     try:
         size = path.stat().st_size
@@ -250,14 +256,17 @@ def validate_path(
     ctx.check("format-detection")
     for w in warnings:
         collector.warning(w.code, w.message)
-    source = Source(path, size, compression="gzip" if is_gzip else None)
+    source = Source(path, size, compression="gzip" if is_gzip else None, sha256_ahead=sha256_ahead)
     result = FormatResult()
     if size == 0:
         ctx.check("empty-file")
         collector.error(FindingCode.empty_file, "file is empty (0 bytes)")
     else:
         result = _run(validator, source, ctx)
-    if source.hashed and source.bytes_read == size:
+    ahead = sha256_ahead.result() if sha256_ahead is not None else None
+    if ahead is not None and ahead[1] == size:
+        sha256 = ahead[0]
+    elif source.hashed and source.bytes_read == size:
         sha256 = source.sha256_hex()
     else:
         sha256 = _hash_file(path, ctx)

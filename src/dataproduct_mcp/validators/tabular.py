@@ -10,10 +10,11 @@ findings at once and then checks records in one of two ways:
   converters of :mod:`.values`, which mirror Apache Arrow's CSV converters, so the precise
   path and the Arrow path agree on what a valid value is.
 * :meth:`TableChecker.batch_is_clean` — a whole typed Arrow table/batch at once with
-  ``pyarrow.compute``. It reports nothing: it answers whether the batch is free of
-  problems. Callers that know where the batch came from re-check a dirty batch with the
-  precise path; callers that do not (Parquet, xlsx) call :meth:`TableChecker.check_batch`,
-  which converts the batch to rows and reports findings by row.
+  ``pyarrow.compute`` (imported when a batch first needs it: :func:`compute`). It reports
+  nothing: it answers whether the batch is free of problems. Callers that know where the batch
+  came from re-check a dirty batch with the precise path; callers that do not (Parquet, xlsx)
+  call :meth:`TableChecker.check_batch`, which converts the batch to rows and reports findings
+  by row.
 
 Unique checks keep a bounded set of value hashes per file (:mod:`.unique`).
 """
@@ -22,10 +23,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from dataproduct_mcp.domain.schema import ColumnSpec, ColumnType, TableSchema
 from dataproduct_mcp.domain.validation import ColumnInfo, FindingCode
@@ -33,7 +34,15 @@ from dataproduct_mcp.validators.base import ValidationContext
 from dataproduct_mcp.validators.unique import UniqueTracker
 from dataproduct_mcp.validators.values import parse_json_value, parse_text
 
-__all__ = ["TableChecker"]
+__all__ = ["TableChecker", "compute"]
+
+
+def compute() -> ModuleType:
+    """``pyarrow.compute``, imported on first use: the import builds a wrapper for every kernel
+    (~0.1 s), and the clean batches of a file without constraints or nulls never need it."""
+    import pyarrow.compute
+
+    return pyarrow.compute
 
 
 class ColumnState:
@@ -289,6 +298,7 @@ class TableChecker:
 
     @staticmethod
     def _has_blank_row(arrays: list[Any]) -> bool:
+        pc = compute()
         mask = pc.is_null(arrays[0])
         for arr in arrays[1:]:
             mask = pc.and_(mask, pc.is_null(arr))
@@ -299,7 +309,7 @@ class TableChecker:
         assert spec is not None
         try:
             if col.minimum is not None or col.maximum is not None:
-                mm = pc.min_max(arr)
+                mm = compute().min_max(arr)
                 lo, hi = mm["min"].as_py(), mm["max"].as_py()
                 if col.minimum is not None and lo < col.minimum:
                     return False
@@ -307,6 +317,7 @@ class TableChecker:
                     return False
             if col.enum is not None:
                 allowed = pa.array(list(col.enum)).cast(arr.type)
+                pc = compute()
                 if not pc.all(pc.is_in(arr, value_set=allowed, skip_nulls=True)).as_py():
                     return False
             needs_text = col.regex is not None or spec.min_length is not None or spec.max_length is not None
@@ -355,6 +366,7 @@ class TableChecker:
 def _lengths_hold(arr: Any, lo: int | None, hi: int | None) -> bool:
     if lo is None and hi is None:
         return True
+    pc = compute()
     mm = pc.min_max(pc.utf8_length(arr))
     return not ((lo is not None and mm["min"].as_py() < lo) or (hi is not None and mm["max"].as_py() > hi))
 
@@ -363,6 +375,7 @@ _RE2_OK: dict[str, bool] = {}
 
 
 def _pattern_holds(arr: Any, regex: re.Pattern[str]) -> bool:
+    pc = compute()
     anchored = f"^(?:{regex.pattern})$"
     if _RE2_OK.get(anchored, True):
         try:

@@ -12,6 +12,8 @@ Memory: fastavro inflates a whole block at once, so the block readers of the cod
 not gigabytes of memory (a decompression bomb). Records are checked as they are decoded, never
 held a block at a time. (fastavro documents ``BLOCK_READERS`` as its codec extension point; the
 bound applies to any other fastavro reader in the process too, which is what a server wants.)
+fastavro is imported, and its readers replaced, when the first Avro file is validated
+(:func:`_fastavro`): detecting formats or validating other ones does not load it.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ import lzma
 import threading
 import zlib
 from collections.abc import Callable
+from functools import cache
+from types import ModuleType
 from typing import IO, Any, BinaryIO, cast
 
-import fastavro
-import fastavro.read
 import pyarrow as pa
 
 from dataproduct_mcp.domain.validation import ColumnInfo, FindingCode
@@ -104,13 +106,21 @@ def _bounded_reader(make: Callable[[], Any]) -> Callable[[Any], io.BytesIO]:
     return read_block
 
 
-fastavro.read.BLOCK_READERS.update(
-    {
-        "deflate": _bounded_reader(lambda: zlib.decompressobj(-15)),
-        "bzip2": _bounded_reader(bz2.BZ2Decompressor),
-        "xz": _bounded_reader(lzma.LZMADecompressor),
-    }
-)
+@cache
+def _fastavro() -> ModuleType:
+    """fastavro, with the bounded block readers installed (module docstring)."""
+    import fastavro
+    import fastavro.read
+
+    fastavro.read.BLOCK_READERS.update(
+        {
+            "deflate": _bounded_reader(lambda: zlib.decompressobj(-15)),
+            "bzip2": _bounded_reader(bz2.BZ2Decompressor),
+            "xz": _bounded_reader(lzma.LZMADecompressor),
+        }
+    )
+    return fastavro
+
 
 _PRIMITIVE_ARROW: dict[str, pa.DataType] = {
     "null": pa.null(),
@@ -235,7 +245,7 @@ class AvroValidator:
             return
         ctx.check("header")
         try:
-            blocks = fastavro.block_reader(cast(IO[bytes], _Prefixed(head, fo)))
+            blocks = _fastavro().block_reader(cast(IO[bytes], _Prefixed(head, fo)))
             writer_schema = blocks.writer_schema
             codec = blocks.metadata.get("avro.codec", "null")
         except (Cancelled, TimeBudgetExceeded):

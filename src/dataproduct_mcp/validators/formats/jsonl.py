@@ -22,7 +22,6 @@ import json
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.json as pajson
 
 from dataproduct_mcp.domain.schema import ColumnType
@@ -30,7 +29,7 @@ from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators._threads import BackgroundHash
 from dataproduct_mcp.validators.base import FormatResult, Source, TimeBudgetExceeded, ValidationContext
 from dataproduct_mcp.validators.formats.jsonrecords import RecordSink
-from dataproduct_mcp.validators.tabular import TableChecker
+from dataproduct_mcp.validators.tabular import TableChecker, compute
 from dataproduct_mcp.validators.textio import TextChunks
 
 __all__ = ["VALIDATOR", "JsonLinesValidator", "looks_like_json_lines"]
@@ -232,7 +231,7 @@ class _FastPath:
             for i in self.strings:
                 table.column(i).validate(full=True)  # the reader does not check UTF-8 inside strings
             for i in self.dates:
-                table = table.set_column(i, table.field(i).name, pc.cast(table.column(i), pa.date32()))
+                table = table.set_column(i, table.field(i).name, compute().cast(table.column(i), pa.date32()))
         except (pa.ArrowException, ValueError):
             return False
         return self.checker.batch_is_clean(table, first_row)

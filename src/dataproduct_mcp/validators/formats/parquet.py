@@ -16,10 +16,9 @@ checked once per dictionary. Fixed-width columns built by the decoder need no fu
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators._batches import BatchChecker, column_infos
@@ -31,6 +30,9 @@ from dataproduct_mcp.validators.base import (
     TimeBudgetExceeded,
     ValidationContext,
 )
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 __all__ = ["VALIDATOR", "ParquetValidator"]
 
@@ -65,6 +67,8 @@ def _decode(path: Any, pf: pq.ParquetFile, groups: int) -> Iterator[Event]:
 
 
 def _open(path: Any, read_dictionary: list[str] | None = None) -> pq.ParquetFile:
+    import pyarrow.parquet as pq  # imported when a Parquet file is validated, not at detection
+
     return pq.ParquetFile(
         path,
         page_checksum_verification=True,

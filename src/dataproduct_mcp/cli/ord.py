@@ -12,12 +12,10 @@ import json
 import sys
 from typing import Any
 
-import anyio
-
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("ord-document", help="print the ORD document(s) of a tenant")
     parser.add_argument("--tenant", default=None, help="tenant (default DPMCP_TENANT, the local tenant)")
     parser.add_argument("--document", type=int, default=None, help="only the N-th document (1-based) when split")
@@ -26,12 +24,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import anyio
+
     from dataproduct_mcp.app import Application
-    from dataproduct_mcp.cli import _settings
+    from dataproduct_mcp.cli import load_settings_or_exit, print_config_errors
     from dataproduct_mcp.config import ConfigError
     from dataproduct_mcp.logs import configure_logging
 
-    settings = _settings()
+    settings = load_settings_or_exit()
     configure_logging("WARNING", settings.log_format)
     tenant = args.tenant or settings.tenant
     if args.base_url:
@@ -39,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         app = Application.build(settings)  # composed, not started: only the store is opened below
     except ConfigError as exc:
-        for line in exc.problems:
-            print(f"dataproduct-mcp: configuration error: {line}", file=sys.stderr)
+        print_config_errors(exc.problems)
         return 2
     store, ord_service = app.store, app.ord
 

@@ -13,12 +13,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
-
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("tasks", help="list, show or cancel durable tasks (from the database)")
     parser.add_argument("--tenant", default=None, help="tenant (default DPMCP_TENANT, the local tenant)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -63,13 +61,15 @@ def _details(task: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataproduct_mcp.cli import _settings
+    import anyio
+
+    from dataproduct_mcp.cli import load_settings_or_exit
     from dataproduct_mcp.domain.tasks import TaskStatus
     from dataproduct_mcp.errors import NotFound
     from dataproduct_mcp.logs import configure_logging
     from dataproduct_mcp.persistence import open_store
 
-    settings = _settings()
+    settings = load_settings_or_exit()
     configure_logging("WARNING", settings.log_format)
     tenant = args.tenant or settings.tenant
     if args.action == "list" and not 1 <= args.limit <= 1000:
