@@ -12,11 +12,12 @@ the registry turns even that into a ``format-error`` finding.
 from __future__ import annotations
 
 import hashlib
+import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, ColumnInfo, Finding, FindingCode
@@ -131,6 +132,22 @@ class FormatResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class ByteStream(Protocol):
+    """What :meth:`Source.open` returns: a readable binary stream (a file, or one that hashes)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: Any, /) -> int | None: ...
+
+    def readable(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> ByteStream: ...
+
+    def __exit__(self, *exc: Any) -> Any: ...
+
+
 class Source:
     """The file being validated. Validators read through it so that the sha256 and byte count
     are computed on the same pass: use :meth:`open` for a hashing stream, or, for formats whose
@@ -154,7 +171,7 @@ class Source:
         self.hashed = False
         self.bytes_read = 0
 
-    def open(self) -> BinaryIO:
+    def open(self) -> ByteStream:
         """A binary stream that updates the sha256 as it is read (read it to the end once); a
         plain one when the caller hashes the file (``sha256_ahead``)."""
         if self.sha256_ahead is not None:
@@ -167,7 +184,7 @@ class Source:
 
 
 class _HashingReader:
-    def __init__(self, raw: BinaryIO, source: Source) -> None:
+    def __init__(self, raw: io.BufferedReader, source: Source) -> None:
         self._raw = raw
         self._source = source
 

@@ -26,13 +26,14 @@ import zlib
 from collections.abc import Callable
 from functools import cache
 from types import ModuleType
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, cast
 
 import pyarrow as pa
 
 from dataproduct_mcp.domain.validation import ColumnInfo, FindingCode
 from dataproduct_mcp.validators._batches import declared_checker
 from dataproduct_mcp.validators.base import (
+    ByteStream,
     Cancelled,
     FormatResult,
     Source,
@@ -147,7 +148,7 @@ _LOGICAL_ARROW: dict[str, pa.DataType] = {
 class _Positioned:
     """fastavro asks the stream for ``tell()``; the hashing stream only counts what it read."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: ByteStream) -> None:
         self._raw = raw
         self.position = 0
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators._threads import BackgroundHash, OrderedPool, available_cores
@@ -38,6 +38,9 @@ from dataproduct_mcp.validators.formats.csvparts import PartReader, cut_after_ne
 from dataproduct_mcp.validators.formats.csvscan import RecordScanner
 from dataproduct_mcp.validators.tabular import TableChecker
 from dataproduct_mcp.validators.textio import TextChunks
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = ["VALIDATOR", "CsvValidator"]
 
@@ -225,7 +228,12 @@ class CsvValidator:
         parts = PartReader(
             chunks, pending, eof, max(1, chunks.chunk_bytes // _PARTS_PER_CHUNK), ctx.options.max_line_bytes
         )
-        with OrderedPool(lambda item: parse(item[1]), workers) as pool:
+
+        def parse_item(item: tuple[bytes | bytearray, memoryview]) -> pa.Table | None:
+            return parse(item[1])
+
+        pool: OrderedPool[tuple[bytes | bytearray, memoryview], pa.Table | None]
+        with OrderedPool(parse_item, workers) as pool:
             while True:
                 while not pool.full and (item := parts.next()) is not None:
                     pool.submit(item)
@@ -233,7 +241,7 @@ class CsvValidator:
                     return (parts.rest(), 0), parts.eof
                 (owner, part), table = pool.next()
                 if table is None or not checker.batch_is_clean(table, run.rows + 1):
-                    rest = [part, *(view for _, view in pool.drain()), parts.rest()]
+                    rest: list[memoryview | bytes] = [part, *(view for _, view in pool.drain()), parts.rest()]
                     return (b"".join(rest), 0), parts.eof
                 run.fast_chunks += 1
                 run.rows += table.num_rows

@@ -212,8 +212,8 @@ class _FastPath:
 
     @classmethod
     def build(cls, checker: TableChecker) -> _FastPath:
-        types = [c.type for c in checker.columns]
-        if not types or any(t not in _FAST_TYPES for t in types):
+        types = [c.type for c in checker.columns if c.type in _FAST_TYPES]
+        if not types or len(types) < len(checker.columns):
             return cls(checker, None)
         fields = [pa.field(c.label, _FAST_TYPES[t]) for c, t in zip(checker.columns, types, strict=True)]
         return cls(checker, pa.schema(fields))

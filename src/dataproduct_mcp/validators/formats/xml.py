@@ -16,7 +16,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections import Counter
-from typing import Any
+from typing import IO, Any, cast
 from xml.parsers import expat
 
 from dataproduct_mcp.domain.validation import ColumnInfo, FindingCode
@@ -202,7 +202,8 @@ class XmlValidator:
         text: Any = stream
         if source.compression == "gzip":
             result.extra["compression"] = "gzip"
-            text = _Bounded(gzip.GzipFile(fileobj=stream, mode="rb"), ctx.options.max_uncompressed_bytes)
+            raw = cast(IO[bytes], stream)  # a ByteStream reads like a file
+            text = _Bounded(gzip.GzipFile(fileobj=raw, mode="rb"), ctx.options.max_uncompressed_bytes)
         cancelled = False
         try:
             empty = self._feed(parser, scan, text, source, ctx, encoding)
