@@ -115,3 +115,13 @@ def test_sentry_and_otel_are_off_by_default_and_a_missing_package_is_a_clear_err
         out = run(["serve"], tmp_path, DPMCP_OTEL_ENDPOINT="http://127.0.0.1:4318/v1/traces")
         assert out.returncode == 2
         assert "dataproduct-mcp[otel]" in out.stderr
+
+
+def test_validate_max_errors_has_the_same_bound_as_the_tools(tmp_path: Path) -> None:
+    from dataproduct_mcp.cli import main
+    from dataproduct_mcp.domain.limits import MAX_ERRORS_LIMIT
+
+    data = tmp_path / "a.csv"
+    data.write_text("a\n1\n")
+    assert main(["validate", "--json", "--max-errors", str(MAX_ERRORS_LIMIT + 1), str(data)]) == 2
+    assert main(["validate", "--json", "--max-errors", str(MAX_ERRORS_LIMIT), str(data)]) == 0

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dataproduct_mcp.domain.limits import DEFAULT_MAX_ERRORS, MAX_ERRORS_LIMIT
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -34,7 +36,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--json", action="store_true", help="print the reports as JSON (one array)")
     p.add_argument("--format", default=None, help="force a format (see list_file_formats)")
     p.add_argument("--schema", type=Path, default=None, help="JSON file with {columns: [...]} to check against")
-    p.add_argument("--max-errors", type=int, default=100, help="findings to list per file (default 100)")
+    p.add_argument(
+        "--max-errors",
+        type=int,
+        default=DEFAULT_MAX_ERRORS,
+        help=f"findings to list per file, 1..{MAX_ERRORS_LIMIT} (default {DEFAULT_MAX_ERRORS}; counts stay true)",
+    )
     p.add_argument("--encoding", default="utf-8", help="text encoding (default strict utf-8)")
 
 
@@ -140,8 +147,8 @@ def run(args: argparse.Namespace) -> int:
     from dataproduct_mcp.validators import registry
     from dataproduct_mcp.validators.base import ValidationOptions
 
-    if not 1 <= args.max_errors <= 100_000:
-        return _usage("--max-errors must be between 1 and 100000")
+    if not 1 <= args.max_errors <= MAX_ERRORS_LIMIT:
+        return _usage(f"--max-errors must be between 1 and {MAX_ERRORS_LIMIT}")
     schema = None
     if args.schema is not None:
         try:

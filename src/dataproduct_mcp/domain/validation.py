@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dataproduct_mcp.domain.limits import DEFAULT_MAX_ERRORS, MAX_ERRORS_LIMIT
+
 __all__ = [
     "DEFAULT_MAX_ERRORS",
     "MAX_ERRORS_LIMIT",
@@ -19,9 +21,6 @@ __all__ = [
     "Report",
     "ValidationSummary",
 ]
-
-DEFAULT_MAX_ERRORS = 100
-MAX_ERRORS_LIMIT = 1000  # the one bound on listed errors (tools, tasks, CLI); error_count stays the true total
 
 
 class FindingCode(StrEnum):
