@@ -10,9 +10,9 @@ the next read back and a slow client never grows memory by more than one batch.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import anyio
-import pyarrow as pa
 from starlette.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -21,8 +21,10 @@ from dataproduct_mcp.app import Application
 from dataproduct_mcp.context import request_scope
 from dataproduct_mcp.errors import DpError, InvalidArgument, UnsupportedFormat
 from dataproduct_mcp.logs import get_logger
-from dataproduct_mcp.services.stream_encoding import FrameProducer
 from dataproduct_mcp.services.streams import StreamService, StreamSession
+
+if TYPE_CHECKING:
+    from dataproduct_mcp.services.stream_encoding import FrameProducer
 
 __all__ = ["CLOSE_CODES", "stream_route"]
 
@@ -82,6 +84,8 @@ def stream_route(app: Application) -> WebSocketRoute:
 
 
 async def _serve(ws: WebSocket, streams: StreamService, session: StreamSession, start: int, trace_id: str) -> None:
+    from dataproduct_mcp.services.stream_encoding import FrameProducer  # pyarrow: at the first stream
+
     producer = FrameProducer(
         session.source, session.format, session.batch_rows, start, streams.limits.max_message_bytes
     )
@@ -125,6 +129,8 @@ async def _pump(
     trace_id: str,
 ) -> str:
     """Send schema, batches and end; returns the outcome (never raises but for cancellation)."""
+    import pyarrow as pa  # loaded with the stream's FrameProducer
+
     try:
         await ws.send_text(json.dumps(session.schema_message(start)))
         while True:

@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -45,8 +45,9 @@ from dataproduct_mcp.errors import (
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.products import ProductService
-from dataproduct_mcp.services.stream_encoding import OUTPUT_FORMATS, check_output_schema, csv_header
-from dataproduct_mcp.services.stream_source import SourceInfo, inspect_source
+
+if TYPE_CHECKING:
+    from dataproduct_mcp.services.stream_source import SourceInfo
 
 __all__ = ["StreamLimits", "StreamService", "StreamSession"]
 
@@ -103,6 +104,8 @@ class StreamSession:
             "batch_rows": self.batch_rows,
         }
         if self.format == "csv":
+            from dataproduct_mcp.services.stream_encoding import csv_header
+
             msg["header"] = csv_header(self.source.schema)
         return msg
 
@@ -229,6 +232,10 @@ class StreamService:
         file: int | str | None = None,
     ) -> tuple[StreamSession, str]:
         """Create a session; returns it and its token (shown once, only its hash is kept)."""
+        # pyarrow is imported by the first stream, not at start-up
+        from dataproduct_mcp.services.stream_encoding import OUTPUT_FORMATS, check_output_schema
+        from dataproduct_mcp.services.stream_source import inspect_source
+
         if format not in OUTPUT_FORMATS:
             raise InvalidArgument(f"format must be one of {', '.join(OUTPUT_FORMATS)}", field="format")
         if not 1 <= batch_rows <= MAX_BATCH_ROWS:
