@@ -43,6 +43,7 @@ class BackgroundHash:
     On a normal exit (or any error but cancellation) it waits for the hash to finish, so the
     report's sha256 is always of the whole file; on :class:`Cancelled` it stops at once.
     If the file cannot be read, ``source.hashed`` is reset so the caller hashes (and fails) itself.
+    A remote source is not read a second time: it hashes what the validator reads.
     """
 
     def __init__(self, source: Source) -> None:
@@ -60,7 +61,8 @@ class BackgroundHash:
             self.source.hashed = False
 
     def __enter__(self) -> BackgroundHash:
-        self._thread.start()
+        if self.source.remote is None:  # a remote object hashes itself as it is fetched
+            self._thread.start()
         return self
 
     def __exit__(
@@ -69,7 +71,8 @@ class BackgroundHash:
         if exc_type is not None and issubclass(exc_type, Cancelled):
             self._stop.set()
             self.source.hashed = False
-        self._thread.join()
+        if self._thread.ident is not None:
+            self._thread.join()
 
 
 _END = object()

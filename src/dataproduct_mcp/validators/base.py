@@ -15,11 +15,14 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
 from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, ColumnInfo, Finding, FindingCode
+
+if TYPE_CHECKING:
+    from dataproduct_mcp.sources.remote import RemoteObject
 
 __all__ = [
     "Cancelled",
@@ -138,18 +141,36 @@ class Source:
     #: read the uncompressed stream (bounded by ``options.max_uncompressed_bytes``).
     compression: str | None = None
 
-    def __init__(self, path: Path, size: int, compression: str | None = None) -> None:
+    def __init__(
+        self, path: Path | PurePosixPath, size: int, compression: str | None = None, remote: RemoteObject | None = None
+    ) -> None:
         self.path = path
         self.size = size
         self.compression = compression
+        #: set for an object in object storage: every read goes through it, and it hashes the
+        #: object as it fetches it (no second pass: :class:`~._threads.BackgroundHash` stands down)
+        self.remote = remote
         self._hasher = hashlib.sha256()
         self.hashed = False
         self.bytes_read = 0
 
     def open(self) -> BinaryIO:
         """A binary stream that updates the sha256 as it is read (read it to the end once)."""
+        if self.remote is not None:
+            return cast(BinaryIO, self.remote.open())
         self.hashed = True
         return _HashingReader(open(self.path, "rb"), self)  # noqa: SIM115 - closed by the caller
+
+    def open_raw(self) -> BinaryIO:
+        """A seekable, unbuffered binary stream of the file that hashes nothing."""
+        if self.remote is not None:
+            return cast(BinaryIO, self.remote.open())
+        return open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed by the caller
+
+    def target(self) -> Any:
+        """What a library that opens files itself (pyarrow, zipfile, openpyxl) is given: the local
+        path (its native reader is fastest), or a seekable stream of the remote object."""
+        return str(self.path) if self.remote is None else self.open_raw()
 
     def sha256_hex(self) -> str:
         return self._hasher.hexdigest()

@@ -26,8 +26,9 @@ import time
 import zlib
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from types import ModuleType
+from typing import TYPE_CHECKING, BinaryIO
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,7 +45,10 @@ from dataproduct_mcp.validators.base import (
     ValidationOptions,
 )
 
-__all__ = ["FormatInfo", "detect", "get", "list_formats", "validate_path", "validators"]
+if TYPE_CHECKING:
+    from dataproduct_mcp.sources.remote import RemoteObject
+
+__all__ = ["FormatInfo", "detect", "get", "list_formats", "validate_path", "validate_remote", "validators"]
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +126,11 @@ def _sniff(validator: FormatValidator, head: bytes) -> bool:
         return False
 
 
-def _gunzip_head(path: Path, limit: int) -> bytes:
+def _gunzip_head(opener: Callable[[], BinaryIO], limit: int) -> bytes:
     decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
     out = b""
     try:
-        with open(path, "rb") as f:
+        with opener() as f:
             while len(out) < SNIFF_BYTES:
                 block = f.read(64 * 1024)
                 if not block:
@@ -137,7 +141,7 @@ def _gunzip_head(path: Path, limit: int) -> bytes:
     return out[:SNIFF_BYTES]
 
 
-def _extension(path: Path) -> tuple[str, bool]:
+def _extension(path: PurePath) -> tuple[str, bool]:
     suffixes = [s.lower().lstrip(".") for s in path.suffixes]
     if suffixes and suffixes[-1] == "gz":
         return (suffixes[-2] if len(suffixes) > 1 else ""), True
@@ -149,13 +153,19 @@ def _warning(message: str) -> Finding:
 
 
 def detect(
-    path: Path, head: bytes, explicit_format: str | None = None, *, max_uncompressed_bytes: int = 1 << 30
+    path: PurePath,
+    head: bytes,
+    explicit_format: str | None = None,
+    *,
+    max_uncompressed_bytes: int = 1 << 30,
+    opener: Callable[[], BinaryIO] | None = None,
 ) -> tuple[FormatValidator, bool, list[Finding]]:
-    """``(validator, gzip, warnings)`` for ``path`` whose first bytes are ``head``."""
+    """``(validator, gzip, warnings)`` for ``path`` whose first bytes are ``head`` (``opener``
+    opens the file when it is not a local path: a remote object)."""
     warnings: list[Finding] = []
     is_gzip = head.startswith(GZIP_MAGIC)
     ext, gz_ext = _extension(path)
-    inner = _gunzip_head(path, max_uncompressed_bytes) if is_gzip else head
+    inner = _gunzip_head(opener or (lambda: open(path, "rb")), max_uncompressed_bytes) if is_gzip else head
     if gz_ext and not is_gzip:
         warnings.append(_warning("the name ends in .gz but the content is not gzip-compressed"))
     every = validators()
@@ -225,10 +235,12 @@ def validate_path(
     *,
     progress: Callable[[int, int], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
+    started: float | None = None,
 ) -> Report:
     """Validate one file (blocking; run it in a worker thread). Findings never raise; only
-    :class:`UnsupportedFormat`, :class:`FileNotFound` and :class:`Cancelled` do."""
-    started = time.monotonic()
+    :class:`UnsupportedFormat`, :class:`FileNotFound` and :class:`Cancelled` do. ``started``
+    (monotonic) is when the time budget began (a dataset's files share one budget)."""
+    started = time.monotonic() if started is None else started
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
@@ -237,6 +249,40 @@ def validate_path(
         raise FileNotFound(f"no such file: {path.name}") from exc
     except IsADirectoryError as exc:
         raise FileNotFound(f"not a regular file: {path.name}") from exc
+    return _validate(path, size, head, None, options, progress, is_cancelled, started)
+
+
+def validate_remote(
+    remote: RemoteObject,
+    options: ValidationOptions,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    is_cancelled: Callable[[], bool] | None = None,
+    started: float | None = None,
+) -> Report:
+    """Validate one object of object storage, read once through ``remote`` (blocking). A storage
+    failure raises its mapped error (``storage-unavailable``, ``forbidden``...), never a finding."""
+    started = time.monotonic() if started is None else started
+    try:
+        head = remote.read_range(0, SNIFF_BYTES)
+    except OSError:
+        assert remote.failure is not None
+        raise remote.failure from None
+    name = PurePosixPath(remote.path)
+    report = _validate(name, remote.size, head, remote, options, progress, is_cancelled, started)
+    return report.model_copy(update={"path": remote.uri})
+
+
+def _validate(
+    path: PurePath,
+    size: int,
+    head: bytes,
+    remote: RemoteObject | None,
+    options: ValidationOptions,
+    progress: Callable[[int, int], None] | None,
+    is_cancelled: Callable[[], bool] | None,
+    started: float,
+) -> Report:
     collector = FindingCollector(options.max_errors, options.max_warnings)
     ctx = ValidationContext(
         options=options,
@@ -246,20 +292,26 @@ def validate_path(
         is_cancelled=is_cancelled or (lambda: False),
         started=started,
     )
-    validator, is_gzip, warnings = _detect_for(path, head, options)
+    opener = remote.open if remote is not None else None
+    validator, is_gzip, warnings = _detect_for(path, head, options, opener)
     ctx.check("format-detection")
     for w in warnings:
         collector.warning(w.code, w.message)
-    source = Source(path, size, compression="gzip" if is_gzip else None)
+    source = Source(path, size, compression="gzip" if is_gzip else None, remote=remote)
     result = FormatResult()
     if size == 0:
         ctx.check("empty-file")
         collector.error(FindingCode.empty_file, "file is empty (0 bytes)")
     else:
         result = _run(validator, source, ctx)
-    if source.hashed and source.bytes_read == size:
+    if remote is not None:
+        if remote.failure is not None:  # storage failed under the validator: an error, not a finding
+            raise remote.failure
+        sha256 = remote.sha256()
+    elif source.hashed and source.bytes_read == size:
         sha256 = source.sha256_hex()
     else:
+        assert isinstance(path, Path)
         sha256 = _hash_file(path, ctx)
     ctx.check("sha256")
     extra = dict(result.extra)
@@ -290,14 +342,16 @@ def _position(finding: Finding) -> tuple[int, int, int]:
     return (finding.row or 0, finding.line or 0, finding.column or 0)
 
 
-def _detect_for(path: Path, head: bytes, options: ValidationOptions) -> tuple[FormatValidator, bool, list[Finding]]:
+def _detect_for(
+    path: PurePath, head: bytes, options: ValidationOptions, opener: Callable[[], BinaryIO] | None
+) -> tuple[FormatValidator, bool, list[Finding]]:
     if not head and not options.format:
         ext, _ = _extension(path)
         for v in validators():
             if ext in v.extensions:
                 return v, False, []
         return get("csv"), False, []  # an empty file of unknown type: still an empty-file report
-    return detect(path, head, options.format, max_uncompressed_bytes=options.max_uncompressed_bytes)
+    return detect(path, head, options.format, max_uncompressed_bytes=options.max_uncompressed_bytes, opener=opener)
 
 
 def _run(validator: FormatValidator, source: Source, ctx: ValidationContext) -> FormatResult:
