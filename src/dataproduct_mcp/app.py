@@ -127,6 +127,7 @@ class Application:
             tasks,
             max_result_bytes=settings.max_result_bytes,
             time_budget_s=settings.validation_time_budget_seconds,
+            parallel_files=settings.source_parallel_files,
             observer=metrics.observe_report,
         )
         register_validation_kinds(tasks, products, validation)

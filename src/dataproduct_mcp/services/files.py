@@ -144,6 +144,15 @@ class PathPolicy:
             return False
         return spec.storage == "local" and spec.pattern is None and os.path.isfile(spec.path)
 
+    def state(self, raw: str) -> tuple[int, int]:
+        """``(size, mtime_ns)`` of a product file: a local file's own, or a source's total bytes and
+        its newest file's mtime (what re-validation compares; blocking)."""
+        if self.is_local_file(raw):
+            ident = self.identify(raw)
+            return ident.size, ident.mtime_ns
+        listing = self.listing(raw)
+        return listing.total_bytes, listing.latest_mtime_ns
+
     def listing(self, raw: str, *, format: str | None = None) -> Listing:
         """Resolve any source into its listing (blocking: it lists directories or object storage)."""
         from dataproduct_mcp.validators.registry import validators

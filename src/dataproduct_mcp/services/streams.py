@@ -45,6 +45,7 @@ from dataproduct_mcp.errors import (
 from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.products import ProductService
+from dataproduct_mcp.services.stream_dataset import inspect_listing
 from dataproduct_mcp.services.stream_encoding import OUTPUT_FORMATS, check_output_schema, csv_header
 from dataproduct_mcp.services.stream_source import SourceInfo, inspect_source
 
@@ -239,7 +240,7 @@ class StreamService:
             raise InvalidArgument(f"columns must list 1 to {MAX_COLUMNS} names", field="columns")
         self._check_capacity(tenant)
         path, declared = await self._resolve(tenant, source, file)
-        info = await anyio.to_thread.run_sync(inspect_source, path, declared, columns)
+        info = await anyio.to_thread.run_sync(self._inspect, path, declared, columns)
         check_output_schema(format, info.schema)
         if info.rows_total is not None and start_row > info.rows_total:
             raise InvalidArgument(
@@ -267,6 +268,14 @@ class StreamService:
         log.info("stream %s opened (%s as %s, %s rows)", session.id, info.format, format, info.rows_total)
         return session, token
 
+    def _inspect(self, source: str, declared: str | None, columns: list[str] | None) -> SourceInfo:
+        """One local file as before; any other source (directory, glob, object storage, Delta
+        table) as a dataset streaming its files in order (blocking)."""
+        if self.policy.is_local_file(source):
+            return inspect_source(self.policy.identify(source).real_path, declared, columns)
+        listing = self.policy.listing(source, format=declared)
+        return inspect_listing(listing, self.policy.storage, declared, columns)
+
     def _check_capacity(self, tenant: str) -> None:
         if not self._accepting:
             raise ShuttingDown("the server is stopping and opens no new streams")
@@ -289,8 +298,8 @@ class StreamService:
                 suggestion="Wait retry_after seconds, or close streams you no longer need with close_stream.",
             )
 
-    async def _resolve(self, tenant: str, source: str, file: int | str | None) -> tuple[Any, str | None]:
-        """(real path, declared format) of a product's file or of a path in the allowed roots."""
+    async def _resolve(self, tenant: str, source: str, file: int | str | None) -> tuple[str, str | None]:
+        """(source, declared format) of a product's file or of a path in the allowed roots."""
         product = None
         if ":dataProduct:" in source:
             product = await self.products.get(tenant, ord_id=source)
@@ -300,7 +309,8 @@ class StreamService:
         if product is None:
             if file is not None:
                 raise InvalidArgument("`file` chooses among a product's files; the source is a path", field="file")
-            return self.policy.identify(source).real_path, None
+            self.policy.check(source)  # path-not-allowed now, before anything is read
+            return source, None
         if not product.files:
             raise InvalidArgument(f"data product {product.id} has no files to stream", field="source")
         if file is None:
@@ -314,7 +324,7 @@ class StreamService:
             if not matches:
                 raise InvalidArgument(f"the product has no file {file!r}", field="file")
             ref = matches[0]
-        return self.policy.identify(ref.path).real_path, ref.format
+        return ref.path, ref.format
 
     # -- connecting ----------------------------------------------------------------------------
 

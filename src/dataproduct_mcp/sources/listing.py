@@ -36,6 +36,7 @@ from dataproduct_mcp.sources.uri import SourceSpec, glob_regex
 __all__ = ["DeltaInfo", "ListedFile", "Listing", "NotADeltaTable", "list_source"]
 
 DEFAULT_MAX_FILES = 100_000
+RACY_SECONDS = 2.0
 DELTA_LOG = "_delta_log"
 
 Kind = Literal["file", "directory", "glob", "delta"]
@@ -89,6 +90,15 @@ class Listing:
     @property
     def latest_mtime_ns(self) -> int:
         return max((f.mtime_ns for f in self.files), default=0)
+
+    def racy(self, now_s: float) -> bool:
+        """True when an object is too new for its mtime to identify it: object storage gives
+        LastModified to the second, so an object rewritten with the same size within the second
+        it was listed in would look unchanged. Such a listing's report is not cached (git's
+        "racy timestamp" rule; the margin allows for clock skew)."""
+        if self.storage == "local":
+            return False
+        return self.latest_mtime_ns >= int((now_s - RACY_SECONDS) * 1e9)
 
     @property
     def fingerprint(self) -> str:
@@ -166,7 +176,7 @@ def _local(spec: SourceSpec, check: Callable[[Path], None], max_files: int) -> t
         depth = None if "**" in spec.pattern else spec.pattern.count("/") + 1
         walk = (item for item in _local_walk(base, check, depth) if regex.match(item[0]))
         kind = "glob"
-    files = []
+    files: list[ListedFile] = []
     for rel, st in walk:
         if len(files) >= max_files:
             raise _too_many(spec, max_files)
@@ -192,7 +202,7 @@ def _s3(spec: SourceSpec, storage: Storage, max_files: int) -> tuple[Kind, str, 
         raise storage_error(exc, spec.uri) from exc
     prefix = base + "/"
     regex = glob_regex(spec.pattern) if spec.pattern else None
-    files = []
+    files: list[ListedFile] = []
     delta = False
     for info in sorted(infos, key=lambda i: i.path):
         rel = info.path[len(prefix) :] if info.path.startswith(prefix) else info.path
@@ -244,10 +254,15 @@ def list_source(
 ) -> Listing:
     """List ``spec`` (blocking). ``formats`` maps extensions to format names; ``check`` raises
     for a local path outside the allowed roots (symlinked files)."""
-    if spec.storage == "s3":
-        kind, source, files, root = _s3(spec, storage, max_files)
-    else:
-        kind, source, files, root = _local(spec, check, max_files)
+    try:
+        if spec.storage == "s3":
+            kind, source, files, root = _s3(spec, storage, max_files)
+        else:
+            kind, source, files, root = _local(spec, check, max_files)
+    except FileNotFound:
+        if spec.version is not None:
+            raise NotADeltaTable(spec.raw) from None
+        raise
     if kind == "delta":
         from dataproduct_mcp.sources.delta import list_delta
 

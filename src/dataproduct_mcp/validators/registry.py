@@ -28,7 +28,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path, PurePath, PurePosixPath
 from types import ModuleType
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -292,12 +292,12 @@ def _validate(
         is_cancelled=is_cancelled or (lambda: False),
         started=started,
     )
-    opener = remote.open if remote is not None else None
+    opener = cast(Callable[[], BinaryIO], remote.open) if remote is not None else None
     validator, is_gzip, warnings = _detect_for(path, head, options, opener)
     ctx.check("format-detection")
     for w in warnings:
         collector.warning(w.code, w.message)
-    source = Source(path, size, compression="gzip" if is_gzip else None, remote=remote)
+    source = Source(cast(Path, path), size, compression="gzip" if is_gzip else None, remote=remote)
     result = FormatResult()
     if size == 0:
         ctx.check("empty-file")

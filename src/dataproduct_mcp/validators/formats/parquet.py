@@ -81,9 +81,7 @@ def _open(source: Source, read_dictionary: list[str] | None = None, *, pre_buffe
 def _pre_buffer(source: Source, metadata: Any) -> bool:
     if source.remote is None:
         return False
-    return all(
-        metadata.row_group(rg).total_byte_size <= REMOTE_PRE_BUFFER_MAX for rg in range(metadata.num_row_groups)
-    )
+    return all(metadata.row_group(rg).total_byte_size <= REMOTE_PRE_BUFFER_MAX for rg in range(metadata.num_row_groups))
 
 
 def _dictionary_columns(pf: pq.ParquetFile, rg: int) -> list[str]:
