@@ -15,7 +15,7 @@ import pytest
 from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.errors import DpError
 from dataproduct_mcp.services.files import PathPolicy
-from dataproduct_mcp.validators.base import ValidationOptions
+from dataproduct_mcp.validators.base import Cancelled, ValidationOptions
 from dataproduct_mcp.validators.dataset import dataset_sha256, validate_listing
 
 
@@ -174,3 +174,15 @@ def test_an_existing_name_with_glob_characters_is_a_file_not_a_pattern(tmp_path:
     policy = PathPolicy([tmp_path])
     assert policy.is_local_file(name)
     assert policy.identify(name).real_path == Path(os.path.realpath(tmp_path / name))
+
+
+def test_the_time_budget_is_the_datasets_and_cancellation_stops_every_file(tmp_path: Path) -> None:
+    root = tmp_path / "sales"
+    write_partitioned(root)
+    policy = PathPolicy([tmp_path])
+    listing = policy.listing("sales")
+    spent = validate_listing(listing, policy.storage, ValidationOptions(time_budget_s=1e-9))
+    assert not spent.valid and spent.rows == 0
+    assert [(e.code, e.file) for e in spent.errors] == [("format-error", None)]  # one finding, not one per file
+    with pytest.raises(Cancelled):
+        validate_listing(listing, policy.storage, ValidationOptions(), is_cancelled=lambda: True)

@@ -139,9 +139,15 @@ def validate_listing(
     pending.reverse()
     with OrderedPool(run, workers=max(1, min(parallel, len(listing.files) or 1)), depth=parallel) as pool:
         while pending or len(pool):
+            if time.monotonic() - started > options.time_budget_s:
+                pending.clear()  # the budget is the dataset's: no file starts after it is spent
             while pending and not pool.full:
                 pool.submit(pending.pop())
+            if not len(pool):
+                break
             (index, entry), report = pool.next()
             tracker.file_done(index, entry.size)
             checks.add(entry, report)
+    if checks.files_done < len(listing.files):
+        checks.budget_spent()
     return checks.report(started)

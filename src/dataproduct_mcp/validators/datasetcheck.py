@@ -195,6 +195,19 @@ class DatasetChecks:
                 value=value[:200],
             )
 
+    @property
+    def files_done(self) -> int:
+        return len(self.entries)
+
+    def budget_spent(self) -> None:
+        left = len(self.listing.files) - self.files_done
+        self._error(
+            None,
+            FindingCode.format_error,
+            f"time budget of {self.options.time_budget_s:g} s spent: {left} of {len(self.listing.files)} files "
+            "were not validated",
+        )
+
     # -- the report ----------------------------------------------------------------------------
     def report(self, started: float) -> Report:
         from dataproduct_mcp.validators.dataset import dataset_sha256
