@@ -28,6 +28,7 @@ from dataproduct_mcp.services.audit import SYSTEM_TENANT, AuditLog
 from dataproduct_mcp.services.checks import CheckResult, StartupFailed, data_dir_check
 from dataproduct_mcp.services.files import PathPolicy, storage_from
 from dataproduct_mcp.services.health import HealthService, Runtime
+from dataproduct_mcp.services.lineage import LineageService
 from dataproduct_mcp.services.maintenance import MaintenanceJobs
 from dataproduct_mcp.services.ord import OrdService
 from dataproduct_mcp.services.paging import CursorKey
@@ -76,6 +77,7 @@ class Application:
     cursor_key: CursorKey
     audit: AuditLog
     products: ProductService
+    lineage: LineageService
     tasks: TaskService
     task_runner: TaskRunner
     validation: ValidationService
@@ -113,6 +115,7 @@ class Application:
             cursor_secret=cursor_key,
             max_result_bytes=settings.max_result_bytes,
         )
+        lineage = LineageService(store, products, max_result_bytes=settings.max_result_bytes)
         tasks = TaskService(store, cursor_secret=cursor_key, max_result_bytes=settings.max_result_bytes)
         task_runner = TaskRunner(
             tasks,
@@ -146,6 +149,7 @@ class Application:
         ord_service = OrdService(
             store,
             products,
+            lineage,
             namespace=settings.ord_namespace,
             base_url=lambda: public_base_url(settings, runtime),
             max_result_bytes=settings.max_result_bytes,
@@ -185,6 +189,7 @@ class Application:
             cursor_key=cursor_key,
             audit=audit,
             products=products,
+            lineage=lineage,
             tasks=tasks,
             task_runner=task_runner,
             validation=validation,

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["FINISHED", "MAX_CRASHES", "ClaimedTask", "Task", "TaskPage", "TaskStatus", "TaskSummary"]
 
-MAX_CRASHES = 10  # runs that may end with the worker gone (crash, kill -9) before the task gives up
+MAX_CRASHES = 20  # runs that may end with the worker gone (crash, kill -9) before the task gives up
 
 
 class TaskStatus(StrEnum):

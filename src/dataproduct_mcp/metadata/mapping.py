@@ -21,7 +21,8 @@ Choices, so that a reader does not have to reverse-engineer them:
 - temporal = a DCMI Period literal (``start=...; end=...; scheme=W3C-DTF``) typed ``dcterms:Period``:
   it stays inside the DCMI vocabulary, round-trips without blank nodes and flattens verbatim into
   ``dc:coverage``.  spatial = an IRI when given one, else a literal.
-- source = input ports (a product id becomes that product's subject IRI, an ORD id a literal);
+- source = input ports (a product id becomes that product's subject IRI, an ORD id a literal; the
+  one rule of :func:`~dataproduct_mcp.domain.lineage.port_ref`, which lineage and ORD resolve by);
   relation = homepage; conformsTo = the product's table schema as compact JSON text.
 - labels: mapped through the custom mappings (label key -> term); IRI-looking values become IRIs.
 - Everything else that has a value is listed in ``unmapped`` (file paths are never emitted).
@@ -44,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from rdflib import Literal, URIRef
 from rdflib.namespace import XSD
 
+from dataproduct_mcp.domain.lineage import port_ref
 from dataproduct_mcp.domain.products import DataProduct, DataProductPatch, FileRef, Temporal
 from dataproduct_mcp.errors import InvalidArgument
 from dataproduct_mcp.metadata.sanitize import strip_xml_illegal
@@ -290,9 +292,10 @@ def map_statements(
         b.add("temporal", Literal(period, datatype=URIRef(DCTERMS + "Period")), period)
 
     for i, port in enumerate(data.get("input_ports") or []):
-        try:
-            b.add("source", URIRef(subject_iri(base_uri, str(uuid.UUID(port)))))
-        except ValueError:
+        ref = port_ref(str(port))  # the rule lineage and ORD resolve ports by
+        if ref.kind == "id":
+            b.add("source", URIRef(subject_iri(base_uri, ref.key)))
+        else:
             b.literal("source", port, f"input_ports[{i}]")
     if data.get("homepage") is not None:
         b.add("relation", URIRef(str(data["homepage"])))

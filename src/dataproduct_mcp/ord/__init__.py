@@ -4,10 +4,11 @@ Public surface::
 
     build_ord_documents(products, tombstones=(), *, namespace, base_url, stream_url=..., policy_levels=None,
                         vendor=..., package_title=None, description=None, max_bytes=2_000_000,
-                        validate=True) -> OrdBuild(documents, skipped, warnings)
+                        validate=True, references=()) -> OrdBuild(documents, skipped, warnings)
     build_ord_document(products, tombstones=(), **same options) -> OrdBuild   (one document, no split)
     validate_product_for_ord(product, *, namespace) -> list[FieldProblem(field, problem)]
-    check_ord_document(doc) / check_ord_documents(docs) -> list[OrdProblem(check, path, message)]
+    check_ord_document(doc, *, described_elsewhere=None) / check_ord_documents(docs, *, described_elsewhere=None)
+        -> list[OrdProblem(check, path, message)]
     build_ord_configuration(base_url, document_urls, access_strategies=None, *, selector=True) -> dict
     check_ord_configuration(config) -> list[OrdProblem]
     select_configuration(config, documents, ord_id) / select_document(doc, ord_id) -> dict
@@ -38,7 +39,13 @@ from dataproduct_mcp.ord.document import (
     serialize_ord_document,
     validate_product_for_ord,
 )
-from dataproduct_mcp.ord.ids import api_resource_id_for, is_valid_ord_id, package_id_for, responsible_for
+from dataproduct_mcp.ord.ids import (
+    api_resource_id_for,
+    integration_dependency_id_for,
+    is_valid_ord_id,
+    package_id_for,
+    responsible_for,
+)
 from dataproduct_mcp.ord.select import SELECT_HTTP_STATUS, select_configuration, select_document
 from dataproduct_mcp.ord.validation import (
     SCHEMA_VERSIONS,
@@ -70,6 +77,7 @@ __all__ = [
     "check_ord_document",
     "check_ord_documents",
     "document_urls",
+    "integration_dependency_id_for",
     "is_valid_ord_id",
     "package_id_for",
     "responsible_for",

@@ -44,6 +44,7 @@ __all__ = [
     "check_base_url",
     "rfc3339",
     "serialize_ord_document",
+    "truncate",
     "validate_product_for_ord",
 ]
 
@@ -130,7 +131,8 @@ def check_base_url(base_url: str) -> str:
     return url
 
 
-def _truncate(text: str, limit: int) -> str:
+def truncate(text: str, limit: int) -> str:
+    """One line of at most ``limit`` characters (an ellipsis marks a cut)."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -210,7 +212,7 @@ def _descriptions(product: DataProduct) -> tuple[str, str]:
     if not short:
         first = re.split(r"(?<=[.!?])\s", description, maxsplit=1)[0] if description else ""
         short = first or product.title
-    short = _truncate(short, 255)
+    short = truncate(short, 255)
     return short, description or short
 
 
@@ -258,8 +260,8 @@ def product_entries(
         entry["links"] = [{"title": "Homepage", "url": str(product.homepage)}]
     api: dict[str, Any] = {
         "ordId": port_id,
-        "title": _truncate(f"{product.title} (stream)", 255),
-        "shortDescription": _truncate(f"WebSocket stream of the rows of data product {product.title}", 255),
+        "title": truncate(f"{product.title} (stream)", 255),
+        "shortDescription": truncate(f"WebSocket stream of the rows of data product {product.title}", 255),
         "description": (
             "Streams the rows of the data product's files over WebSocket: a JSON `schema` message, then "
             "numbered batches (JSON Lines or CSV text frames, or Arrow IPC binary frames), then an `end` "

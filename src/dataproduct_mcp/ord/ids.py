@@ -3,6 +3,7 @@
 - package            ``{namespace}:package:DataProducts:v1``
 - data product       the product's ``ord_id`` (``{namespace}:dataProduct:{name}:v{major}``)
 - output port        ``{namespace}:apiResource:{name}.stream:v{major}`` (its WebSocket stream)
+- input ports        ``{namespace}:integrationDependency:{name}:v{major}`` (the product's upstreams)
 - responsible        ``{namespace}:team:{slug of owner}`` (an owner already in that shape is kept)
 """
 
@@ -15,12 +16,14 @@ import unicodedata
 __all__ = [
     "API_RESOURCE_ID_RE",
     "DATA_PRODUCT_ID_RE",
+    "INTEGRATION_DEPENDENCY_ID_RE",
     "NAMESPACE_RE",
     "ORD_ID_RE",
     "PACKAGE_ID_RE",
     "RESPONSIBLE_RE",
     "VENDOR_ID_RE",
     "api_resource_id_for",
+    "integration_dependency_id_for",
     "is_valid_ord_id",
     "package_id_for",
     "parse_ord_id",
@@ -33,6 +36,7 @@ _MAJOR = r"(v0|v[1-9][0-9]*)"
 NAMESPACE_RE = re.compile(rf"^{_NS}$")
 DATA_PRODUCT_ID_RE = re.compile(rf"^{_NS}:(dataProduct):{_NAME}:{_MAJOR}$")
 API_RESOURCE_ID_RE = re.compile(rf"^{_NS}:(apiResource):{_NAME}:{_MAJOR}$")
+INTEGRATION_DEPENDENCY_ID_RE = re.compile(rf"^{_NS}:(integrationDependency):{_NAME}:{_MAJOR}$")
 PACKAGE_ID_RE = re.compile(rf"^{_NS}:(package):{_NAME}:{_MAJOR}$")
 VENDOR_ID_RE = re.compile(rf"^{_NS}:(vendor):{_NAME}:()$")
 # The ORD ID of any resource or taxonomy a tombstone (and a `select`) may name (1.16.3's list).
@@ -68,6 +72,16 @@ def api_resource_id_for(data_product_ord_id: str) -> str | None:
     if match is None:
         return None
     return f"{match[1]}:apiResource:{match[3]}{STREAM_SUFFIX}:{match[4]}"
+
+
+def integration_dependency_id_for(data_product_ord_id: str) -> str | None:
+    """The id of the integration dependency holding a data product's input ports (None if malformed
+    or longer than ORD ids may be)."""
+    match = DATA_PRODUCT_ID_RE.fullmatch(data_product_ord_id)
+    if match is None:
+        return None
+    dep_id = f"{match[1]}:integrationDependency:{match[3]}:{match[4]}"
+    return dep_id if len(dep_id) <= MAX_ID_LENGTH else None
 
 
 def _slug(text: str) -> str:

@@ -5,7 +5,9 @@ document endpoints accept ``?select=<ORD ID>``:
 
 - configuration: list only the document(s) that contain the selected resource;
 - document: return only that resource, plus what must be updated with it (for a data product its
-  output-port API resources; the package if it is in the same document).  No tombstones.
+  output-port API resources and the integration dependency of its input ports; the package if it
+  is in the same document).  No tombstones.  The dependency's aspects keep naming the upstream
+  products' output ports, which are resources of their own (select those to get them).
 
 The spec fixes the HTTP status: ``500`` for a malformed ORD ID, ``404`` when it is well formed but
 nothing matches.  These functions raise ``InvalidArgument(field="select")`` and ``NotFound``; the
@@ -62,7 +64,8 @@ def select_document(doc: Mapping[str, Any], ord_id: str) -> dict[str, Any]:
     for section in _SECTIONS:
         for entry in doc.get(section) or []:
             if isinstance(entry, Mapping) and entry.get("ordId") == ord_id:
-                wanted.update(str(p.get("ordId")) for p in entry.get("outputPorts") or [] if isinstance(p, Mapping))
+                for ports in ("outputPorts", "inputPorts"):
+                    wanted.update(str(p.get("ordId")) for p in entry.get(ports) or [] if isinstance(p, Mapping))
                 if isinstance(entry.get("partOfPackage"), str):
                     packages.add(entry["partOfPackage"])
     wanted |= packages

@@ -1,5 +1,6 @@
 """Checks of ORD documents and configurations: both official JSON Schemas (1.13.0 and 1.16.3,
-Draft 7 with a real FormatChecker) plus the cross-references the schemas cannot see."""
+Draft 7 with a real FormatChecker) plus the cross-references the schemas cannot see: packages,
+output ports, input ports (integration dependencies) and their aspects' resources, tombstones."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hashlib
 import json
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any, Literal
@@ -157,7 +158,43 @@ def _schema_problems(doc: Any, kind: SchemaKind, prefix: str, limit: int) -> lis
     return problems
 
 
-def _cross_reference_problems(docs: Sequence[Mapping[str, Any]], many: bool) -> list[OrdProblem]:
+def _reference_problems(
+    entry: Mapping[str, Any], path: Callable[..., str], kinds: Mapping[str, str]
+) -> list[OrdProblem]:
+    """A data product's input ports must be described integration dependencies; an integration
+    dependency's aspects must name described API / event resources (or ones ``kinds`` knows from
+    the provider's other documents)."""
+    problems: list[OrdProblem] = []
+    for k, port in enumerate(entry.get("inputPorts") or []):
+        dep_id = port.get("ordId") if isinstance(port, Mapping) else None
+        if kinds.get(dep_id or "") != "integrationDependencies":
+            problems.append(
+                OrdProblem(
+                    "cross-reference",
+                    path("inputPorts", k, "ordId"),
+                    f"input port {dep_id} is not a described integration dependency",
+                )
+            )
+    for a, aspect in enumerate(entry.get("aspects") or []):
+        if not isinstance(aspect, Mapping):
+            continue
+        for section in ("apiResources", "eventResources"):
+            for r, ref in enumerate(aspect.get(section) or []):
+                ref_id = ref.get("ordId") if isinstance(ref, Mapping) else None
+                if kinds.get(ref_id or "") != section:
+                    problems.append(
+                        OrdProblem(
+                            "cross-reference",
+                            path("aspects", a, section, r, "ordId"),
+                            f"aspect resource {ref_id} is not a described {section[:-1]}",
+                        )
+                    )
+    return problems
+
+
+def _cross_reference_problems(
+    docs: Sequence[Mapping[str, Any]], many: bool, described_elsewhere: Mapping[str, str] | None = None
+) -> list[OrdProblem]:
     problems: list[OrdProblem] = []
 
     def where(i: int, *parts: Any) -> str:
@@ -176,12 +213,19 @@ def _cross_reference_problems(docs: Sequence[Mapping[str, Any]], many: bool) -> 
             problems.extend(
                 OrdProblem("cross-reference", p, f"ordId {ord_id} is described more than once") for p in places[1:]
             )
+        elif described_elsewhere and ord_id in described_elsewhere:
+            problems.append(
+                OrdProblem("cross-reference", places[0], f"ordId {ord_id} is also described in another document")
+            )
+    references = {**(described_elsewhere or {}), **kinds}
 
     for i, doc in enumerate(docs):
-        for section in ("dataProducts", "apiResources", "eventResources"):
+        for section in ("dataProducts", "apiResources", "eventResources", "integrationDependencies"):
             for j, entry in enumerate(doc.get(section) or []):
                 if not isinstance(entry, Mapping):
                     continue
+                if section in ("dataProducts", "integrationDependencies"):
+                    problems.extend(_reference_problems(entry, functools.partial(where, i, section, j), references))
                 package = entry.get("partOfPackage")
                 if isinstance(package, str) and kinds.get(package) != "packages":
                     problems.append(
@@ -238,23 +282,33 @@ def _cross_reference_problems(docs: Sequence[Mapping[str, Any]], many: bool) -> 
     return problems
 
 
-def check_ord_document(doc: Mapping[str, Any], *, max_problems: int = 1000) -> list[OrdProblem]:
-    """Every problem of one self-contained document: both schemas, then cross-references."""
+def check_ord_document(
+    doc: Mapping[str, Any], *, max_problems: int = 1000, described_elsewhere: Mapping[str, str] | None = None
+) -> list[OrdProblem]:
+    """Every problem of one document: both schemas, then cross-references. The document is
+    self-contained unless ``described_elsewhere`` (ORD id -> section, e.g. ``"apiResources"``) names
+    resources of the provider's other documents that it may reference (and must not describe)."""
     problems = _schema_problems(doc, "Document", "", max_problems)
-    problems.extend(_cross_reference_problems([doc], many=False))
+    problems.extend(_cross_reference_problems([doc], many=False, described_elsewhere=described_elsewhere))
     return problems[:max_problems]
 
 
-def check_ord_documents(docs: Sequence[Mapping[str, Any]], *, max_problems: int = 1000) -> list[OrdProblem]:
+def check_ord_documents(
+    docs: Sequence[Mapping[str, Any]],
+    *,
+    max_problems: int = 1000,
+    described_elsewhere: Mapping[str, str] | None = None,
+) -> list[OrdProblem]:
     """Problems of a set of documents served together (paths start ``#<index>``): each against
     both schemas; cross-references and duplicates across the whole set (ORD forbids describing a
-    resource twice, so a package lives in one document and is referenced from the others)."""
+    resource twice, so a package lives in one document and is referenced from the others), and
+    references to ``described_elsewhere`` (as for :func:`check_ord_document`)."""
     problems: list[OrdProblem] = []
     for i, doc in enumerate(docs):
         problems.extend(_schema_problems(doc, "Document", f"#{i}", max_problems - len(problems)))
         if len(problems) >= max_problems:
             return problems
-    problems.extend(_cross_reference_problems(docs, many=True))
+    problems.extend(_cross_reference_problems(docs, many=True, described_elsewhere=described_elsewhere))
     return problems[:max_problems]
 
 

@@ -18,7 +18,16 @@ from dataproduct_mcp.domain.products import DataProduct, ProductStatus
 from dataproduct_mcp.domain.publication import EnqueueResult, OutboxRow, OutboxStatus
 from dataproduct_mcp.domain.tasks import ClaimedTask, Task, TaskPage, TaskStatus
 
-__all__ = ["JobStore", "OutboxStore", "ProductFilter", "ProductPage", "ProductStore", "Store", "TaskStore"]
+__all__ = [
+    "JobStore",
+    "OutboxStore",
+    "ProductFilter",
+    "ProductPage",
+    "ProductRef",
+    "ProductStore",
+    "Store",
+    "TaskStore",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,15 @@ class ProductPage:
     positions: list[int]  # keyset position of each item (resume after any of them)
     total: int
     next_after: int | None  # keyset position for the next page, None when this is the last
+
+
+@dataclass(frozen=True)
+class ProductRef:
+    """A product an id or ORD id names (no body: resolving many input ports stays cheap)."""
+
+    id: str
+    ord_id: str
+    deleted: bool
 
 
 class ProductStore(Protocol):
@@ -58,6 +76,17 @@ class ProductStore(Protocol):
     ) -> None:
         """Store ``product`` (revision already bumped) if the stored revision is ``expected_revision``;
         ``Conflict`` otherwise, ``NotFound`` if gone."""
+
+    async def find_refs(self, tenant: str, ids: Sequence[str], ord_ids: Sequence[str]) -> list[ProductRef]:
+        """The tenant's products (live and deleted) having one of ``ids`` or one of ``ord_ids``."""
+
+    async def get_products(self, tenant: str, ids: Sequence[str]) -> list[DataProduct]:
+        """The tenant's live products with these ids, in creation order (absent ids are left out)."""
+
+    async def list_consumers(self, tenant: str, refs: Sequence[str], limit: int) -> list[DataProduct]:
+        """The tenant's live products with an input port keyed as one of ``refs`` (port_ref keys:
+        pass a product's id and ord_id), through the ``product_inputs`` index: the first ``limit``
+        in creation order."""
 
     async def list_deleted(self, tenant: str, since_iso: str) -> list[DataProduct]:
         """Products deleted at or after ``since_iso`` (for ORD tombstones)."""

@@ -5,21 +5,27 @@ Every statement is scoped by tenant; products are keyset-paged on ``seq``; one l
 replace reads the row ``FOR UPDATE`` where the writer is not single. Text search is the same
 case-insensitive substring match per whitespace-separated term on both backends; the dialect
 stores the search text (SQLite: an FTS5 trigram table, PostgreSQL: a lower-cased column with a
-``pg_trgm`` index) and turns the terms into conditions.
+``pg_trgm`` index) and turns the terms into conditions. ``product_inputs`` keys each live
+product's input ports (:func:`~dataproduct_mcp.domain.lineage.port_ref`) for the downstream
+lineage query; like ``product_tags`` it is written in the product's unit of work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from dataproduct_mcp.domain.audit import AuditEvent
+from dataproduct_mcp.domain.lineage import port_ref
 from dataproduct_mcp.domain.products import DataProduct
 from dataproduct_mcp.errors import AlreadyExists, Conflict, NotFound
 from dataproduct_mcp.persistence.audit import insert_audit
-from dataproduct_mcp.persistence.base import ProductFilter, ProductPage
+from dataproduct_mcp.persistence.base import ProductFilter, ProductPage, ProductRef
 from dataproduct_mcp.persistence.dialects.base import Conn, Dialect
 
-__all__ = ["ProductsMixin", "search_text"]
+__all__ = ["REF_CHUNK", "ProductsMixin", "search_text"]
+
+REF_CHUNK = 500  # values per IN (...) list: far below SQLite's variable limit, small plans on PostgreSQL
 
 _COLUMNS = ("tenant", "ord_id", "name", "owner", "status", "revision", "content_hash", "body")
 _TIMES = ("created_at", "updated_at", "deleted_at")
@@ -59,13 +65,20 @@ class ProductsMixin:
         return columns, marks, values
 
     async def _write_index(self, conn: Conn, seq: int, p: DataProduct) -> None:
-        """The product's tags and (where a side table holds it) search text; none once deleted."""
+        """The product's tags, input ports and (where a side table holds it) search text; none once deleted."""
         await conn.execute("DELETE FROM product_tags WHERE product_seq = ?", seq)
+        await conn.execute("DELETE FROM product_inputs WHERE product_seq = ?", seq)
         live = p.deleted_at is None
         if live and p.tags:
             await conn.executemany(
                 "INSERT INTO product_tags (product_seq, tenant, tag) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [(seq, p.tenant, tag) for tag in p.tags],
+            )
+        if live and p.input_ports:
+            refs = dict.fromkeys(port_ref(port).key for port in p.input_ports)
+            await conn.executemany(
+                "INSERT INTO product_inputs (product_seq, tenant, ref) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [(seq, p.tenant, ref) for ref in refs],
             )
         await self.db.write_search(conn, seq, search_text(p) if live else None)
 
@@ -175,6 +188,55 @@ class ProductsMixin:
             await self._write_index(conn, row[0], product)
             if audit is not None:
                 await insert_audit(self.db, conn, audit)
+
+    async def find_refs(self, tenant: str, ids: Sequence[str], ord_ids: Sequence[str]) -> list[ProductRef]:
+        refs: list[ProductRef] = []
+        seen: set[str] = set()
+        async with self.db.reading() as conn:
+            for column, values in (("id", ids), ("ord_id", ord_ids)):
+                for start in range(0, len(values), REF_CHUNK):
+                    of_values, args = self.db.any_of(column, values[start : start + REF_CHUNK])
+                    rows = await conn.fetchall(
+                        f"SELECT id, ord_id, deleted_at IS NOT NULL FROM products WHERE tenant = ? AND {of_values}",
+                        tenant,
+                        *args,
+                    )
+                    for row in rows:
+                        if row[0] not in seen:  # named by both its id and its ord_id
+                            seen.add(row[0])
+                            refs.append(ProductRef(id=row[0], ord_id=row[1], deleted=bool(row[2])))
+        return refs
+
+    async def get_products(self, tenant: str, ids: Sequence[str]) -> list[DataProduct]:
+        found: dict[int, str] = {}
+        async with self.db.reading() as conn:
+            for start in range(0, len(ids), REF_CHUNK):
+                of_ids, args = self.db.any_of("id", ids[start : start + REF_CHUNK])
+                rows = await conn.fetchall(
+                    f"SELECT seq, body FROM products WHERE tenant = ? AND deleted_at IS NULL AND {of_ids}",
+                    tenant,
+                    *args,
+                )
+                found.update((int(r[0]), r[1]) for r in rows)
+        return [DataProduct.model_validate_json(found[seq]) for seq in sorted(found)]
+
+    async def list_consumers(self, tenant: str, refs: Sequence[str], limit: int) -> list[DataProduct]:
+        # Driven from the index (rows exist for live products only), then the bodies by id: a plan
+        # that walks products in seq order probing the index per row is what this shape avoids.
+        found: dict[int, str] = {}
+        async with self.db.reading() as conn:
+            for start in range(0, len(refs), REF_CHUNK):
+                of_refs, args = self.db.any_of("i.ref", refs[start : start + REF_CHUNK])
+                rows = await conn.fetchall(
+                    "SELECT DISTINCT i.product_seq, p.id FROM product_inputs i JOIN products p ON p.seq = i.product_seq"
+                    f" WHERE i.tenant = ? AND {of_refs} ORDER BY i.product_seq LIMIT ?",
+                    tenant,
+                    *args,
+                    limit,
+                )
+                found.update((int(r[0]), r[1]) for r in rows)
+        # Each chunk's first `limit` hold the first `limit` of all: sort the union and cut.
+        return await self.get_products(tenant, [found[seq] for seq in sorted(found)[:limit]])
 
     async def list_deleted(self, tenant: str, since_iso: str) -> list[DataProduct]:
         async with self.db.reading() as conn:

@@ -30,6 +30,7 @@ log = get_logger(__name__)
 INSTRUCTIONS = """\
 dataproduct-mcp manages data products: register one (register_data_product), find them \
 (list_data_products, get_data_product), change them (update_data_product with expected_revision), \
+follow their lineage through input_ports (get_lineage), \
 validate their files (validate_file, validate_data_product), describe them in Dublin Core \
 (map_dublin_core) and publish them to an ORD registry (get_ord_document, publish_to_ord). \
 Failures are JSON objects {"error": {"code", "message", "suggestion", "trace_id"}}; codes are stable."""

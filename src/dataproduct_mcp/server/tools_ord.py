@@ -54,7 +54,8 @@ def register(server: DataProductServer, app: Application) -> None:
         ] = None,
     ) -> OrdDocumentResult:
         """Your ORD (Open Resource Discovery 1.13) description: a package, every live data product with
-        its WebSocket output-port apiResource, and tombstones of deleted ones; valid against the official
+        its WebSocket output-port apiResource and its input ports (an integrationDependency naming the
+        upstream products' output ports), and tombstones of deleted ones; valid against the official
         1.13.0 and 1.16.3 schemas. Results stay under DPMCP_MAX_RESULT_BYTES: without `product_ids`, the
         documents come in full only when they fit (complete=true); otherwise read the `resources`
         (dataproduct://ord/document/N) or the Provider API `urls`, or ask by `product_ids`. With

@@ -1,4 +1,5 @@
-"""Data product tools (contract §3): register, get, list/search, update, delete; and the product resource."""
+"""Data product tools (contract §3): register, get, list/search, update, delete, lineage (issue 13);
+and the product resource."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pydantic import Field
 from pydantic.fields import FieldInfo
 
 from dataproduct_mcp.app import Application
+from dataproduct_mcp.domain.lineage import DEFAULT_DEPTH, MAX_DEPTH, Direction, LineageGraph
 from dataproduct_mcp.domain.products import DataProduct, DataProductFields, ProductStatus
 from dataproduct_mcp.errors import NotFound
 from dataproduct_mcp.server.builder import DataProductServer, tool_annotations
@@ -61,7 +63,7 @@ def _register_signature() -> inspect.Signature:
 
 def register(server: DataProductServer, app: Application) -> None:
     products = app.products
-
+    lineage = app.lineage
     tenant = server.tenant
 
     async def register_data_product(**arguments: Any) -> RegisterResult:
@@ -146,6 +148,32 @@ def register(server: DataProductServer, app: Application) -> None:
             revision=product.revision,
             deleted_at=product.deleted_at,
         )
+
+    @server.tool(annotations=tool_annotations("Get the lineage of a data product", read_only=True, idempotent=True))
+    async def get_lineage(
+        product_id: Annotated[
+            str, Field(description="Product UUID, e.g. '0b7d7a35-1c2f-4f5e-8a9b-3c4d5e6f7a8b'.", max_length=64)
+        ],
+        direction: Annotated[
+            Direction,
+            Field(
+                description="'upstream' (the products it reads, following input_ports), 'downstream' (the "
+                "products reading it) or 'both'."
+            ),
+        ] = "upstream",
+        depth: Annotated[
+            int, Field(ge=1, le=MAX_DEPTH, description=f"Hops to walk in each direction, 1..{MAX_DEPTH}.")
+        ] = DEFAULT_DEPTH,
+    ) -> LineageGraph:
+        """The lineage graph of one of your data products, from the `input_ports` of your products: `nodes`
+        (the root first, then nearest first, each with its upstream/downstream depth), `edges` {from, to} in
+        the direction data flows (from the upstream product to the one naming it as an input port), `cycles`
+        (each once, as the product ids around it; the walk does not loop), and `unresolved` input ports that
+        name no live product of yours (reason 'not-found' or 'deleted'). An input port is a product id or an
+        ord_id. At most 500 products per answer, and the answer stays under DPMCP_MAX_RESULT_BYTES:
+        `truncated` with `limits_hit` ('depth', 'max_nodes', 'result_bytes') and the `*_total` counts say
+        what was left out. An unknown product id is 'not-found'."""
+        return await lineage.get_lineage(tenant(), product_id, direction, depth)
 
     @server.resource(
         "dataproduct://products/{id}",

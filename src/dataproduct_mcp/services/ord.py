@@ -8,6 +8,10 @@
 - ``documents_for_products`` answers ``get_ord_document(product_ids)``: one document of the asked
   products, paged so the tool result stays under ``DPMCP_MAX_RESULT_BYTES``.
 - ``publication_document`` is the one-product document the publisher pushes.
+- Input ports become integration dependencies (:mod:`dataproduct_mcp.ord.inputs`). Where a
+  document holds only some products (``product_ids``, publication), the upstreams it does not
+  describe are passed as ``references``: its aspects name their output ports, described in the
+  tenant's other documents (for the registry: in the upstream product's own publication).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from dataproduct_mcp.ord import (
     serialize_ord_document,
 )
 from dataproduct_mcp.persistence.base import ProductFilter, Store
+from dataproduct_mcp.services.lineage import LineageService
 from dataproduct_mcp.services.products import ProductService
 
 __all__ = ["DOCUMENT_RESOURCE", "OrdService", "ProductPage", "TenantDocuments", "etag_of"]
@@ -102,6 +107,7 @@ class OrdService:
         self,
         store: Store,
         products: ProductService,
+        lineage: LineageService,
         *,
         namespace: str,
         base_url: Callable[[], str],
@@ -112,6 +118,7 @@ class OrdService:
     ) -> None:
         self.store = store
         self.products = products
+        self.lineage = lineage
         self.namespace = namespace
         self._base_url = base_url
         self.max_result_bytes = max_result_bytes
@@ -262,6 +269,7 @@ class OrdService:
                 not_found.append(pid)
         if not products:
             return ProductPage(None, [], [], not_found, None)
+        upstreams = await self._upstreams(tenant, products)
         budget = self.max_result_bytes - RESULT_OVERHEAD
         base = self.base_url
         count = len(products)
@@ -269,7 +277,13 @@ class OrdService:
             chosen = products[:count]
 
             def build(chosen: list[DataProduct] = chosen) -> OrdBuild:
-                return build_ord_document(chosen, namespace=self.namespace, base_url=base, stream_url=self.stream_url)
+                return build_ord_document(
+                    chosen,
+                    namespace=self.namespace,
+                    base_url=base,
+                    stream_url=self.stream_url,
+                    references=upstreams,
+                )
 
             result = await anyio.to_thread.run_sync(build)
             size = len(serialize_ord_document(result.document))
@@ -292,15 +306,26 @@ class OrdService:
             size=size,
         )
 
+    async def _upstreams(self, tenant: str, products: Sequence[DataProduct]) -> list[DataProduct]:
+        """The live upstreams of ``products`` (once each; the builder ignores those it describes)."""
+        found: dict[str, DataProduct] = {}
+        for product in products:
+            if product.input_ports:
+                found.update((u.id, u) for u in await self.lineage.upstreams(tenant, product))
+        return list(found.values())
+
     # -- publication --------------------------------------------------------------------------
 
     async def publication_document(self, product: DataProduct) -> tuple[bytes, OrdBuild]:
         """The document pushed for one product (a tombstone when it is deleted), checked against both
         schemas; ``build.skipped`` non-empty means it cannot be expressed (do not send it)."""
         base = self.base_url
+        upstreams = [] if product.deleted_at is not None else await self.lineage.upstreams(product.tenant, product)
 
         def build() -> OrdBuild:
-            return build_ord_document([product], namespace=self.namespace, base_url=base, stream_url=self.stream_url)
+            return build_ord_document(
+                [product], namespace=self.namespace, base_url=base, stream_url=self.stream_url, references=upstreams
+            )
 
         result = await anyio.to_thread.run_sync(build)
         return serialize_ord_document(result.document), result

@@ -8,7 +8,7 @@
   leases of dead local processes are ended at once, so a restart after ``kill -9`` resumes
   the work without waiting. Handlers are idempotent, so the effect happens once. Such a run
   counts as a crash, not as an attempt of the retry budget: a task resumes after up to
-  ``max_crashes`` (10) crashes and only then fails (it may be what kills its worker).
+  ``max_crashes`` (20) crashes and only then fails (it may be what kills its worker).
 - A handler failing with a retryable error (registry down, rate limited, timeout) is retried
   with back-off up to the task's ``max_attempts``; other failures end the task ``failed``,
   logged under the task's trace id.

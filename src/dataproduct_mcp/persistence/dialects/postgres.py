@@ -40,7 +40,7 @@ log = get_logger(__name__)
 
 MIGRATION_LOCK = ":dataproduct-mcp:migrations"
 PING_TIMEOUT_S = 5.0
-_TABLES = ("products", "product_tags", "tasks", "ord_outbox", "audit_events", "job_leases")
+_TABLES = ("products", "product_tags", "product_inputs", "tasks", "ord_outbox", "audit_events", "job_leases")
 
 # Errors that mean "the database is not there right now" rather than "this statement is wrong".
 _TRANSIENT_SQLSTATES = {

@@ -3,4 +3,4 @@
 -- `max_crashes` (a task that keeps killing its worker is a poison pill). `max_attempts` stays the
 -- budget for retryable failures of the handler itself.
 ALTER TABLE tasks ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE tasks ADD COLUMN max_crashes INTEGER NOT NULL DEFAULT 10;
+ALTER TABLE tasks ADD COLUMN max_crashes INTEGER NOT NULL DEFAULT 20;
