@@ -8,6 +8,7 @@ under ``region=.../month=...`` partitions, then times, each in a fresh subproces
 
 - **reference**: ``pyarrow.dataset.dataset(prefix, filesystem=S3FileSystem, format="parquet",
   partitioning="hive").to_table()`` — discovery, every file read and decoded (all cores);
+- **scanner**: the same dataset's ``to_batches()`` consumed batch by batch (nothing materialised);
 - **ours**: ``PathPolicy.listing`` + ``validate_listing`` — the listing, every file validated as
   ``validate_file`` does it (page CRCs, UTF-8 of every string, row counts, the sha256 of every
   object's bytes), the one report, ``DPMCP_SOURCE_PARALLEL_FILES`` files at a time.
@@ -73,6 +74,12 @@ elapsed = time.perf_counter() - t0
 print(elapsed, table.num_rows, peak_rss(), cpu() - c0)
 """
 )
+
+SCAN = REFERENCE.replace(
+    'table = ds.dataset(sys.argv[2], filesystem=s3, format="parquet", partitioning="hive").to_table()',
+    'dataset = ds.dataset(sys.argv[2], filesystem=s3, format="parquet", partitioning="hive")\n'
+    "rows = sum(b.num_rows for b in dataset.to_batches())",
+).replace("table.num_rows", "rows")
 
 OURS = (
     PEAK
@@ -150,16 +157,18 @@ def main() -> None:
             total += len(data)
         load = os.getloadavg()[0]
         ref: list[tuple[float, int, int, float]] = []
+        scan: list[tuple[float, int, int, float]] = []
         ours: list[tuple[float, int, int, float]] = []
         for _ in range(args.runs):
             ref.append(run(REFERENCE, endpoint, "bench/sales"))
             ours.append(run(OURS, endpoint, "bench/sales", str(args.parallel), str(args.block_bytes)))
+            scan.append(run(SCAN, endpoint, "bench/sales"))
     finally:
         assert moto.stdin is not None
         moto.stdin.close()
         moto.wait(timeout=30)
     rows = args.files * args.rows_per_file
-    assert all(r[1] == rows for r in ref) and all(o[1] == rows for o in ours), (ref, ours)
+    assert all(r[1] == rows for r in ref + scan) and all(o[1] == rows for o in ours), (ref, scan, ours)
     best_ref, best_ours = min(r[0] for r in ref), min(o[0] for o in ours)
     figures = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -175,6 +184,12 @@ def main() -> None:
         "ratio_best": round(best_ref / best_ours, 3),
         "ratio_paired_median": round(statistics.median(r[0] / o[0] for r, o in zip(ref, ours, strict=True)), 3),
         "paired_ratios": sorted(round(r[0] / o[0], 3) for r, o in zip(ref, ours, strict=True)),
+        "scanner_best_s": round(min(r[0] for r in scan), 3),
+        "ratio_scanner_best": round(min(r[0] for r in scan) / best_ours, 3),
+        "ratio_scanner_paired_median": round(
+            statistics.median(r[0] / o[0] for r, o in zip(scan, ours, strict=True)), 3
+        ),
+        "scanner_peak_rss_mb": round(max(r[2] for r in scan) / 1e6, 1),
         "reference_median_s": round(statistics.median(r[0] for r in ref), 3),
         "ours_median_s": round(statistics.median(o[0] for o in ours), 3),
         "reference_cpu_s": round(statistics.median(r[3] for r in ref), 3),
@@ -187,7 +202,8 @@ def main() -> None:
     print(
         f"reference {figures['reference_best_s']} s, ours {figures['ours_best_s']} s (best of {args.runs}): "
         f"ratio reference/ours = {figures['ratio_best']} (target >= 0.8), paired median "
-        f"{figures['ratio_paired_median']}"
+        f"{figures['ratio_paired_median']}; against the batch scanner ({figures['scanner_best_s']} s): "
+        f"{figures['ratio_scanner_best']}, paired median {figures['ratio_scanner_paired_median']}"
     )
 
 
