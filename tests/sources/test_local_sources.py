@@ -186,3 +186,16 @@ def test_the_time_budget_is_the_datasets_and_cancellation_stops_every_file(tmp_p
     assert [(e.code, e.file) for e in spent.errors] == [("format-error", None)]  # one finding, not one per file
     with pytest.raises(Cancelled):
         validate_listing(listing, policy.storage, ValidationOptions(), is_cancelled=lambda: True)
+
+
+def test_a_delta_table_file_that_is_a_symlink_out_of_the_roots_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "inside"
+    root.mkdir()
+    uri = str(root / "orders")
+    deltalake.write_deltalake(uri, table(3))
+    (data_file,) = [p for p in Path(uri).glob("*.parquet")]
+    outside = tmp_path / "outside.parquet"
+    data_file.rename(outside)
+    os.symlink(outside, data_file)
+    assert code_of(lambda: PathPolicy([root]).listing(uri)) == "path-not-allowed"
+    assert PathPolicy([tmp_path]).listing(uri).files[0].size == outside.stat().st_size

@@ -11,6 +11,9 @@ physical column names in the files differ from the logical ones); deletion vecto
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -48,8 +51,11 @@ def _arrow(obj: Any) -> Any:
     return pa.table(obj) if not isinstance(obj, pa.Table) else obj
 
 
-def list_delta(spec: SourceSpec, storage: Storage, root: str, max_files: int) -> Listing:
-    """The listing of the Delta table at ``root`` (a local directory or ``bucket/prefix``)."""
+def list_delta(
+    spec: SourceSpec, storage: Storage, root: str, max_files: int, check: Callable[[Path], None] = lambda _p: None
+) -> Listing:
+    """The listing of the Delta table at ``root`` (a local directory or ``bucket/prefix``); ``check``
+    refuses a local file that resolves outside the allowed roots (a symlink in the table)."""
     import pyarrow as pa
 
     uri = f"s3://{root}" if spec.storage == "s3" else root
@@ -93,6 +99,8 @@ def list_delta(spec: SourceSpec, storage: Storage, root: str, max_files: int) ->
         )
         mtime_ns = int(row.get("modification_time") or 0) * 1_000_000
         path = f"{root}/{rel}"
+        if spec.storage == "local":
+            check(Path(os.path.realpath(path)))
         shown = f"s3://{path}" if spec.storage == "s3" else path
         rows = row.get("num_records")
         files.append(ListedFile(path, shown, rel, int(row["size_bytes"]), mtime_ns, partition, rows))

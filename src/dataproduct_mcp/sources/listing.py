@@ -266,7 +266,7 @@ def list_source(
     if kind == "delta":
         from dataproduct_mcp.sources.delta import list_delta
 
-        return list_delta(spec, storage, root, max_files)
+        return list_delta(spec, storage, root, max_files, check)
     if spec.version is not None:
         raise NotADeltaTable(spec.raw)
     if not files:
