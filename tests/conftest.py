@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from mcp import Client
@@ -14,6 +15,9 @@ from dataproduct_mcp.config import Settings, load_settings
 from dataproduct_mcp.logs import configure_logging
 from dataproduct_mcp.server.builder import DataProductServer, build_server
 from tests.pg import fresh_schema
+
+if TYPE_CHECKING:
+    from tests.s3 import S3Server
 
 PROTOCOL_ERAS = ["legacy", "2026-07-28"]  # 2025-11-25 handshake era, and the stateless 2026-07-28 era
 BACKENDS = ["sqlite", "postgresql"]
@@ -83,3 +87,12 @@ def server(app: Application) -> DataProductServer:
 async def client(request: pytest.FixtureRequest, server: DataProductServer) -> AsyncIterator[Client]:
     async with Client(server, mode=request.param) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """A real S3-compatible server (moto) on 127.0.0.1 with authentication enforced (tests/s3.py)."""
+    from tests.s3 import running_s3
+
+    with running_s3() as server:
+        yield server

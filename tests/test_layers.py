@@ -9,13 +9,37 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "dataproduct_mcp"
 
 # layer -> layers it must not import
 FORBIDDEN = {
-    "domain": {"server", "services", "persistence", "validators", "metadata", "ord", "contracts", "app", "cli"},
-    "persistence": {"server", "services", "app", "cli", "validators", "metadata", "ord"},
+    "domain": {
+        "server",
+        "services",
+        "persistence",
+        "validators",
+        "metadata",
+        "ord",
+        "contracts",
+        "app",
+        "cli",
+        "sources",
+    },
+    "persistence": {"server", "services", "app", "cli", "validators", "metadata", "ord", "sources"},
     "validators": {"server", "services", "persistence", "app", "cli", "metadata", "ord"},
     "metadata": {"server", "services", "persistence", "app", "cli", "validators"},
     "ord": {"server", "services", "persistence", "app", "cli", "validators"},
     "contracts": {"server", "services", "persistence", "app", "cli", "validators", "metadata", "ord"},
     "services": {"server", "cli"},
+    # where data lives: only domain and errors (validators and services use it)
+    "sources": {
+        "server",
+        "services",
+        "persistence",
+        "app",
+        "cli",
+        "validators",
+        "metadata",
+        "ord",
+        "contracts",
+        "config",
+    },
 }
 
 
@@ -40,3 +64,10 @@ def test_no_layer_imports_an_outer_layer() -> None:
                 violations.append(f"{path.relative_to(PKG)} imports {sorted(bad)}")
     assert not violations, violations
     assert len(list((PKG / "domain").glob("*.py"))) >= 3  # the check really looked at files
+    assert len(list((PKG / "sources").glob("*.py"))) >= 5
+
+
+def test_the_sources_layer_imports_only_domain_and_errors() -> None:
+    allowed = {"domain", "errors", "sources"}
+    found = {p.name: _imports(p) - allowed for p in (PKG / "sources").rglob("*.py")}
+    assert not {name: bad for name, bad in found.items() if bad}

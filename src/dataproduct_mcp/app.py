@@ -26,7 +26,7 @@ from dataproduct_mcp.ord.registry import RegistryClient
 from dataproduct_mcp.persistence import Store, open_store
 from dataproduct_mcp.services.audit import SYSTEM_TENANT, AuditLog
 from dataproduct_mcp.services.checks import CheckResult, StartupFailed, data_dir_check
-from dataproduct_mcp.services.files import PathPolicy
+from dataproduct_mcp.services.files import PathPolicy, storage_from
 from dataproduct_mcp.services.health import HealthService, Runtime
 from dataproduct_mcp.services.lineage import LineageService
 from dataproduct_mcp.services.maintenance import MaintenanceJobs
@@ -47,7 +47,17 @@ __all__ = ["Application", "public_base_url"]
 log = get_logger(__name__)
 
 STARTUP_DB_TIMEOUT_S = 30.0
-SECRET_SETTINGS = frozenset({"ord_registry_token", "sentry_dsn", "database_url", "request_state_keys", "cursor_secret"})
+SECRET_SETTINGS = frozenset(
+    {
+        "ord_registry_token",
+        "sentry_dsn",
+        "database_url",
+        "request_state_keys",
+        "cursor_secret",
+        "s3_secret_access_key",
+        "s3_session_token",
+    }
+)
 
 
 def public_base_url(settings: Settings, runtime: Runtime) -> str:
@@ -89,7 +99,12 @@ class Application:
         store = open_store(settings)
         secret = settings.cursor_secret.get_secret_value().encode() if settings.cursor_secret else None
         cursor_key = CursorKey(secret)
-        policy = PathPolicy(settings.effective_allowed_roots)
+        policy = PathPolicy(
+            settings.effective_allowed_roots,
+            prefixes=settings.allowed_uri_prefixes,
+            storage=storage_from(settings),
+            max_files=settings.source_max_files,
+        )
         metrics = Metrics()
         audit = AuditLog(store, cursor_secret=cursor_key, retention_days=settings.audit_retention_days)
         products = ProductService(
@@ -115,6 +130,7 @@ class Application:
             tasks,
             max_result_bytes=settings.max_result_bytes,
             time_budget_s=settings.validation_time_budget_seconds,
+            parallel_files=settings.source_parallel_files,
             observer=metrics.observe_report,
         )
         register_validation_kinds(tasks, products, validation)

@@ -49,9 +49,10 @@ class Settings(BaseSettings):
         description="Secret (32+ bytes) that signs page cursors; unset = random bytes kept in the database, "
         "shared by every replica of it.",
     )
-    allowed_roots: Annotated[list[Path], NoDecode] = Field(
+    allowed_roots: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="os.pathsep-separated directories file tools may read; default: cwd and DATA_DIR.",
+        description="os.pathsep-separated directories (and s3://bucket/prefix URIs) file tools may read; "
+        "default: cwd and DATA_DIR.",
     )
     http_host: str = Field("127.0.0.1", description="Host of the HTTP side.")
     http_port: int = Field(0, ge=0, le=65535, description="Port of the HTTP side; 0 = ephemeral.")
@@ -101,6 +102,23 @@ class Settings(BaseSettings):
     task_workers: int = Field(2, ge=1, le=64, description="Tasks run at once by this process.")
     task_lease_seconds: float = Field(30.0, ge=1, le=3600, description="Lease of a claimed task; renewed every third.")
     task_retention_days: float = Field(7.0, gt=0, le=3650, description="Finished tasks are pruned after this.")
+    s3_endpoint_url: str | None = Field(
+        None, pattern=r"^https?://[^/?#]+/?$", description="S3-compatible endpoint (http(s)://host:port); unset = AWS."
+    )
+    s3_region: str = Field("us-east-1", min_length=1, max_length=64, description="S3 region (signing).")
+    s3_access_key_id: str | None = Field(None, max_length=256, description="S3 access key id; unset = AWS chain.")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
+    s3_session_token: SecretStr | None = Field(None, description="S3 session token (temporary credentials).")
+    s3_anonymous: bool = Field(False, description="Read public buckets without signing.")
+    s3_connect_timeout_seconds: float = Field(5.0, gt=0, le=300, description="Bound of one S3 connect.")
+    s3_request_timeout_seconds: float = Field(30.0, gt=0, le=3600, description="Bound of one S3 request.")
+    s3_max_attempts: int = Field(3, ge=1, le=20, description="Tries of one S3 request (standard retry strategy).")
+    s3_force_virtual_addressing: bool = Field(False, description="bucket.host URLs instead of path-style ones.")
+    s3_read_block_bytes: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024, description="Size of one ranged read of an object."
+    )
+    source_max_files: int = Field(100_000, ge=1, le=10_000_000, description="Most files a source may list.")
+    source_parallel_files: int = Field(4, ge=1, le=64, description="Files of one dataset validated at once.")
     schedule_revalidate_seconds: float = Field(
         3600.0, ge=0, le=30 * 86400, description="Re-validate products whose files changed; 0 = off."
     )
@@ -127,8 +145,12 @@ class Settings(BaseSettings):
     @field_validator("allowed_roots", mode="before")
     @classmethod
     def _split_roots(cls, value: Any) -> Any:
+        from dataproduct_mcp.sources.uri import split_roots
+
         if isinstance(value, str):
-            return [part for part in value.split(os.pathsep) if part.strip()]
+            return split_roots(value)
+        if isinstance(value, list | tuple):
+            return [str(v) for v in value]
         return value
 
     @field_validator("rate_limit")
@@ -180,15 +202,40 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _roots_exist(self) -> Settings:
+        from dataproduct_mcp.errors import PathNotAllowed
+        from dataproduct_mcp.sources.uri import UriPrefix, is_uri
+
         for root in self.allowed_roots:
-            if not root.expanduser().is_dir():
-                raise ValueError(f"allowed root {str(root)!r} is not an existing directory")
+            if is_uri(root):
+                try:
+                    UriPrefix.parse(root)
+                except PathNotAllowed as exc:
+                    raise ValueError(f"allowed root {root!r}: {exc.message}") from None
+            elif not Path(root).expanduser().is_dir():
+                raise ValueError(f"allowed root {root!r} is not an existing directory")
+        return self
+
+    @model_validator(mode="after")
+    def _s3_key_pair(self) -> Settings:
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError("DPMCP_S3_ACCESS_KEY_ID and DPMCP_S3_SECRET_ACCESS_KEY are set together or not at all")
         return self
 
     @property
     def effective_allowed_roots(self) -> list[Path]:
-        roots = self.allowed_roots or [Path.cwd(), self.data_dir]
+        """The local directories of DPMCP_ALLOWED_ROOTS (default: cwd and DATA_DIR), resolved."""
+        from dataproduct_mcp.sources.uri import is_uri
+
+        local = [r for r in self.allowed_roots if not is_uri(r)]
+        roots = [Path(r) for r in local] if self.allowed_roots else [Path.cwd(), self.data_dir]
         return [Path(os.path.realpath(r.expanduser())) for r in roots]
+
+    @property
+    def allowed_uri_prefixes(self) -> list[str]:
+        """The ``s3://`` entries of DPMCP_ALLOWED_ROOTS."""
+        from dataproduct_mcp.sources.uri import is_uri
+
+        return [r for r in self.allowed_roots if is_uri(r)]
 
     @property
     def sqlite_path(self) -> Path:

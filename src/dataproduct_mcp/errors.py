@@ -21,6 +21,7 @@ boundary (``server/errors.py``).
     ├── Forbidden              forbidden             403
     ├── RateLimited            rate-limited          429   yes       (retry_after seconds)
     ├── ShuttingDown           shutting-down         503   yes
+    ├── StorageUnavailable     storage-unavailable   503   yes       (object storage unreachable or too slow)
     └── Internal               internal              500             (details only in the logs)
         └── DatabaseUnavailable  internal            503   yes       (down, unreachable, locked, too slow)
 
@@ -50,6 +51,7 @@ __all__ = [
     "RegistryRejected",
     "RegistryUnavailable",
     "ShuttingDown",
+    "StorageUnavailable",
     "TooLarge",
     "Unauthorized",
     "UnsupportedFormat",
@@ -177,6 +179,19 @@ class ShuttingDown(DpError):
     http_status = 503
     retryable = True
     default_suggestion = "The server is stopping; retry against a running instance."
+
+
+class StorageUnavailable(DpError):
+    """Object storage (an S3-compatible endpoint) did not answer: refused connection, DNS failure,
+    timeout, or a 5xx / slow-down answer after the retries. Nothing was changed; retry later."""
+
+    code = "storage-unavailable"
+    http_status = 503
+    retryable = True
+    default_suggestion = (
+        "Check that the object storage endpoint (DPMCP_S3_ENDPOINT_URL) is reachable, then retry; "
+        "DPMCP_S3_CONNECT_TIMEOUT_SECONDS and DPMCP_S3_REQUEST_TIMEOUT_SECONDS bound each wait."
+    )
 
 
 class Internal(DpError):

@@ -299,6 +299,23 @@ async def test_a_changed_file_is_revalidated_exactly_once(app: Application, time
     assert all(t.params["product_id"] != never for t in await tasks_of(app, "validate-product"))
 
 
+async def test_a_dataset_file_is_revalidated_when_a_file_is_added_to_it(
+    app: Application, time: FakeTime, tmp_path: Path
+) -> None:
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    (folder / "day-1.csv").write_text(CSV)
+    product, _ = await app.products.register(
+        app.default_tenant(), product_args("daily", files=[{"path": str(folder / "*.csv")}])
+    )
+    await validate(app, product.id)
+    recorded = (await app.products.get(app.default_tenant(), product_id=product.id)).last_validation
+    assert recorded is not None and recorded.valid and recorded.files[0].size == len(CSV)
+    assert (await run_job(app, time, "revalidate")).result["submitted"] == 0  # unchanged listing
+    (folder / "day-2.csv").write_text(CSV)
+    assert (await run_job(app, time, "revalidate")).result["submitted"] == 1
+
+
 async def test_a_change_is_not_queued_twice_while_its_validation_waits(
     app: Application, time: FakeTime, tmp_path: Path
 ) -> None:

@@ -103,7 +103,13 @@ class FileRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: Annotated[
-        str, Field(min_length=1, max_length=4096, description="Path of the file (inside the allowed roots).")
+        str,
+        Field(
+            min_length=1,
+            max_length=4096,
+            description="Path of the file, or a source: directory, glob, s3:// object or prefix, Delta table "
+            "(inside the allowed roots).",
+        ),
     ]
     format: Annotated[
         str | None,

@@ -57,6 +57,7 @@ class Finding(BaseModel):
     column: int | None = Field(None, description="1-based column position")
     column_name: str | None = None
     value: str | None = Field(None, description="The offending value, shortened to 200 characters")
+    file: str | None = Field(None, description="The file of a dataset the finding is in (datasets only)")
 
 
 class ColumnInfo(BaseModel):

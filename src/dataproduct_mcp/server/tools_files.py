@@ -32,8 +32,9 @@ def register(server: DataProductServer, app: Application) -> None:
         path: Annotated[
             str,
             Field(
-                description="File inside the allowed roots (absolute, or relative to the first root). "
-                "Example: 'data/orders.csv'.",
+                description="File inside the allowed roots (absolute, or relative to the first root), or a "
+                "dataset: a directory, a glob ('data/**/*.parquet'), an s3://bucket/key object or prefix, or a "
+                "Delta table (add @v<N> for a version). Example: 'data/orders.csv'.",
                 max_length=4096,
             ),
         ],
@@ -70,7 +71,9 @@ def register(server: DataProductServer, app: Application) -> None:
         ragged rows, syntax with line/column, corrupt containers), infers column types over the whole file
         and applies the optional `schema`. A file that fails is not an error: the report says valid=false
         and lists findings {code, message, row, line, byte_offset, column}. Repeated calls on an unchanged
-        file return the cached report (cached=true)."""
+        file return the cached report (cached=true). A dataset (directory, glob, s3:// prefix, Hive partitions,
+        Delta table) gets one report: rows summed, partition columns, findings naming their `file`, and
+        `schema-mismatch` for a file whose columns differ."""
         if background:
             task = await app.validation.submit(
                 tenant(), path, format=format, schema=schema, max_errors=max_errors, encoding=encoding

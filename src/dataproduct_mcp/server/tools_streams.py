@@ -42,8 +42,10 @@ def register(server: DataProductServer, app: Application) -> None:
         source: Annotated[
             str,
             Field(
-                description="A data product's id (UUID) or ord_id, or a file path inside the allowed roots. "
-                "Examples: '3f2b…-…', 'customer.dpmcp:dataProduct:sales-orders:v1', 'data/orders.parquet'.",
+                description="A data product's id (UUID) or ord_id, or a source inside the allowed roots: a file, "
+                "directory, glob, s3:// object or prefix, or Delta table (its files stream in order, partition "
+                "columns included). Examples: '3f2b…-…', 'customer.dpmcp:dataProduct:sales-orders:v1', "
+                "'data/orders.parquet', 's3://lake/orders/'.",
                 min_length=1,
                 max_length=4096,
             ),

@@ -132,6 +132,11 @@ class MaintenanceJobs:
     def _file_changed(self, path: str, rec: FileValidation | None) -> bool:
         if rec is None:
             return True  # added since the last validation
+        if not self.policy.is_local_file(path):  # a dataset or object: total bytes and newest mtime
+            try:
+                return self.policy.state(path) != (rec.size, rec.mtime_ns)
+            except DpError:
+                return rec.size is not None or rec.sha256 is not None
         try:
             ident: FileIdentity | None = self.policy.identify(path)
         except DpError:

@@ -137,7 +137,7 @@ class ProductService:
             out = []
             for i, path in enumerate(paths):
                 try:
-                    self.policy.resolve(path)
+                    self.policy.check(path)  # a file, directory, glob, s3:// URI or Delta table
                 except PathNotAllowed as exc:
                     out.append((i, exc))
             return out

@@ -14,6 +14,9 @@ Per format:
 - CSV/TSV (optionally gzip): ``pyarrow.csv.open_csv`` block by block; JSON Lines (optionally
   gzip): ``pyarrow.json.open_json`` block by block. Types are inferred from the first block;
   ``rows_total`` is null (counting would read the whole file); ``start_row`` reads and drops.
+
+A dataset (directory, glob, object storage, Delta table) streams its files in order through
+:mod:`.stream_dataset` (``SourceInfo.dataset``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -30,7 +34,7 @@ import pyarrow.json as pajson
 from dataproduct_mcp.errors import FileNotFound, InvalidArgument, UnsupportedFormat
 from dataproduct_mcp.validators import registry
 
-__all__ = ["SOURCE_FORMATS", "SourceInfo", "inspect_source", "iter_rows"]
+__all__ = ["SOURCE_FORMATS", "SourceInfo", "inspect_source", "iter_rows", "select_columns"]
 
 SOURCE_FORMATS = ("parquet", "arrow", "csv", "tsv", "jsonl")
 TEXT_BLOCK_BYTES = 4 * 1024 * 1024
@@ -45,6 +49,7 @@ class SourceInfo:
     schema: pa.Schema
     columns: tuple[str, ...] | None
     rows_total: int | None
+    dataset: Any = None  # a stream_dataset.DatasetSource when the source is not one local file
 
 
 def inspect_source(path: Path, declared_format: str | None, columns: list[str] | None) -> SourceInfo:
@@ -68,6 +73,12 @@ def inspect_source(path: Path, declared_format: str | None, columns: list[str] |
         schema, rows_total = _schema_and_rows(path, fmt, is_gzip)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise UnsupportedFormat(f"cannot read {path.name} as {fmt}: {exc}", format=fmt) from exc
+    schema, selected = select_columns(schema, columns)
+    return SourceInfo(path, fmt, is_gzip, schema, selected, rows_total)
+
+
+def select_columns(schema: pa.Schema, columns: list[str] | None) -> tuple[pa.Schema, tuple[str, ...] | None]:
+    """The schema of the selected ``columns`` (all when None), checked against ``schema``."""
     selected = tuple(columns) if columns else None
     if selected:
         names = set(schema.names)
@@ -77,7 +88,7 @@ def inspect_source(path: Path, declared_format: str | None, columns: list[str] |
         if len(set(selected)) != len(selected):
             raise InvalidArgument("columns lists a name twice", field="columns")
         schema = pa.schema([schema.field(c) for c in selected])
-    return SourceInfo(path, fmt, is_gzip, schema, selected, rows_total)
+    return schema, selected
 
 
 def _schema_and_rows(path: Path, fmt: str, is_gzip: bool) -> tuple[pa.Schema, int | None]:
@@ -141,6 +152,11 @@ class _text_reader:
 def _raw_batches(info: SourceInfo, batch_rows: int, start_row: int) -> Iterator[tuple[int, pa.RecordBatch]]:
     """``(first_row, batch)`` pairs from the file; batches before ``start_row`` may be skipped whole."""
     cols = list(info.columns) if info.columns else None
+    if info.dataset is not None:
+        from dataproduct_mcp.services.stream_dataset import dataset_batches
+
+        yield from dataset_batches(info.dataset, info.format, info.gzip, cols, start_row)
+        return
     if info.format == "parquet":
         import pyarrow.parquet as pq
 

@@ -234,7 +234,6 @@ class StreamService:
         """Create a session; returns it and its token (shown once, only its hash is kept)."""
         # pyarrow is imported by the first stream, not at start-up
         from dataproduct_mcp.services.stream_encoding import OUTPUT_FORMATS, check_output_schema
-        from dataproduct_mcp.services.stream_source import inspect_source
 
         if format not in OUTPUT_FORMATS:
             raise InvalidArgument(f"format must be one of {', '.join(OUTPUT_FORMATS)}", field="format")
@@ -246,7 +245,7 @@ class StreamService:
             raise InvalidArgument(f"columns must list 1 to {MAX_COLUMNS} names", field="columns")
         self._check_capacity(tenant)
         path, declared = await self._resolve(tenant, source, file)
-        info = await anyio.to_thread.run_sync(inspect_source, path, declared, columns)
+        info = await anyio.to_thread.run_sync(self._inspect, path, declared, columns)
         check_output_schema(format, info.schema)
         if info.rows_total is not None and start_row > info.rows_total:
             raise InvalidArgument(
@@ -274,6 +273,17 @@ class StreamService:
         log.info("stream %s opened (%s as %s, %s rows)", session.id, info.format, format, info.rows_total)
         return session, token
 
+    def _inspect(self, source: str, declared: str | None, columns: list[str] | None) -> SourceInfo:
+        """One local file as before; any other source (directory, glob, object storage, Delta
+        table) as a dataset streaming its files in order (blocking)."""
+        from dataproduct_mcp.services.stream_dataset import inspect_listing  # pyarrow: at the first stream
+        from dataproduct_mcp.services.stream_source import inspect_source
+
+        if self.policy.is_local_file(source):
+            return inspect_source(self.policy.identify(source).real_path, declared, columns)
+        listing = self.policy.listing(source, format=declared)
+        return inspect_listing(listing, self.policy.storage, declared, columns)
+
     def _check_capacity(self, tenant: str) -> None:
         if not self._accepting:
             raise ShuttingDown("the server is stopping and opens no new streams")
@@ -296,8 +306,8 @@ class StreamService:
                 suggestion="Wait retry_after seconds, or close streams you no longer need with close_stream.",
             )
 
-    async def _resolve(self, tenant: str, source: str, file: int | str | None) -> tuple[Any, str | None]:
-        """(real path, declared format) of a product's file or of a path in the allowed roots."""
+    async def _resolve(self, tenant: str, source: str, file: int | str | None) -> tuple[str, str | None]:
+        """(source, declared format) of a product's file or of a path in the allowed roots."""
         product = None
         if ":dataProduct:" in source:
             product = await self.products.get(tenant, ord_id=source)
@@ -307,7 +317,8 @@ class StreamService:
         if product is None:
             if file is not None:
                 raise InvalidArgument("`file` chooses among a product's files; the source is a path", field="file")
-            return self.policy.identify(source).real_path, None
+            self.policy.check(source)  # path-not-allowed now, before anything is read
+            return source, None
         if not product.files:
             raise InvalidArgument(f"data product {product.id} has no files to stream", field="source")
         if file is None:
@@ -321,7 +332,7 @@ class StreamService:
             if not matches:
                 raise InvalidArgument(f"the product has no file {file!r}", field="file")
             ref = matches[0]
-        return self.policy.identify(ref.path).real_path, ref.format
+        return ref.path, ref.format
 
     # -- connecting ----------------------------------------------------------------------------
 

@@ -58,12 +58,12 @@ def _byte_progress(ctx: TaskContext, start: float, share: float, label: str) -> 
 
 
 async def _stat(validation: ValidationService, path: str) -> tuple[int, int] | None:
-    """(size, mtime_ns) of a product file, None if it cannot be read (the validation says why)."""
+    """(size, mtime_ns) of a product file (a source: total bytes, newest mtime), None if it cannot
+    be read (the validation says why)."""
     try:
-        ident = await anyio.to_thread.run_sync(validation.policy.identify, path)
+        return await anyio.to_thread.run_sync(validation.policy.state, path)
     except DpError:
         return None
-    return ident.size, ident.mtime_ns
 
 
 def register_validation_kinds(tasks: TaskService, products: ProductService, validation: ValidationService) -> None:

@@ -1,5 +1,11 @@
 """File validation use case: path policy → cache → validator registry (in a worker thread) → report.
 
+A source that is not one local file (a directory, glob, ``s3://`` object or prefix, Delta table)
+is listed first and validated into one report (:mod:`dataproduct_mcp.validators.dataset`); its
+cache key is the listing's identity (every file's path, size and mtime) with the options, and it
+is re-listed afterwards: a report is cached only if nothing changed meanwhile, and not while an
+object is younger than the mtime resolution of object storage allows to tell apart (``racy``).
+
 The cache is an LRU bounded in bytes (``DPMCP_CACHE_MAX_BYTES``), keyed by tenant, real path,
 size, modification time and options, so a changed file is never served stale; a file that
 changes while it is being validated is not cached. Concurrent identical requests share one
@@ -23,13 +29,14 @@ from pydantic import ValidationError
 from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.domain.tasks import Task
 from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, MAX_ERRORS_LIMIT, Report
-from dataproduct_mcp.errors import InvalidArgument
+from dataproduct_mcp.errors import DpError, InvalidArgument
 from dataproduct_mcp.logs import get_logger
-from dataproduct_mcp.services.files import FileIdentity, PathPolicy
+from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.products import invalid_argument_from
 from dataproduct_mcp.services.tasks import TaskService
 from dataproduct_mcp.validators import registry
 from dataproduct_mcp.validators.base import ValidationOptions
+from dataproduct_mcp.validators.dataset import validate_file_of, validate_listing
 from dataproduct_mcp.validators.registry import FormatInfo
 
 __all__ = ["VALIDATE_FILE", "CacheStats", "ReportCache", "ValidationService"]
@@ -117,13 +124,18 @@ def fit_report(report: Report, budget: int) -> Report:
             errors = errors[: len(errors) // 2]
         else:
             warnings = warnings[: len(warnings) // 2]
-    return report.model_copy(
+    fitted = report.model_copy(
         update={
             "errors": errors,
             "warnings": warnings,
             "truncated": report.truncated or len(errors) < report.error_count,
         }
     )
+    files = fitted.extra.get("files")
+    while isinstance(files, list) and files and len(fitted.model_dump_json()) > budget:
+        files = files[: len(files) // 2]  # a dataset's per-file summary is the next to shrink
+        fitted = fitted.model_copy(update={"extra": {**fitted.extra, "files": files, "files_truncated": True}})
+    return fitted
 
 
 class ValidationService:
@@ -136,13 +148,17 @@ class ValidationService:
         max_result_bytes: int = 64 * 1024,
         time_budget_s: float = 600.0,
         concurrency: int | None = None,
+        parallel_files: int = 4,
         observer: Callable[[Report, float], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.policy = policy
         self.cache = cache
         self.tasks = tasks  # background validations are durable tasks (kind validate-file)
         self.max_result_bytes = max_result_bytes
         self.time_budget_s = time_budget_s
+        self.parallel_files = parallel_files  # files of one dataset validated at once
+        self.clock = clock  # wall time, against object storage's LastModified (Listing.racy)
         self._limiter = anyio.CapacityLimiter(concurrency or max(1, os.cpu_count() or 1))
         self._inflight: dict[Any, anyio.Event] = {}
         self.observer = observer  # (report, seconds) of every validation that ran: the metrics
@@ -160,7 +176,10 @@ class ValidationService:
         """Queue a background validation (a durable task whose result is the report). The path and
         options are checked now, so a bad request fails at once rather than in the task."""
         self.options(format=format, schema=schema, max_errors=max_errors, encoding=encoding)
-        await anyio.to_thread.run_sync(self.policy.identify, path)
+        if self.policy.is_local_file(path):
+            await anyio.to_thread.run_sync(self.policy.identify, path)
+        else:  # a directory, glob, object, prefix or table: refused or missing now, not in the task
+            await anyio.to_thread.run_sync(lambda: self.policy.listing(path, format=format))
         params = {"path": path, "format": format, "schema": schema, "max_errors": max_errors, "encoding": encoding}
         return await self.tasks.submit(tenant, VALIDATE_FILE, params)
 
@@ -209,10 +228,74 @@ class ValidationService:
         progress: Callable[[int, int], None] | None = None,
         is_cancelled: Callable[[], bool] | None = None,
     ) -> Report:
-        """Validate one file inside the allowed roots; cached by (tenant, file identity, options)."""
+        """Validate one file — or any source: a directory, glob, object, prefix or Delta table (one
+        report for the dataset) — inside the allowed roots; cached by (tenant, identity, options)."""
         options = self.options(format=format, schema=schema, max_errors=max_errors, encoding=encoding)
+        if not self.policy.is_local_file(path):
+            return await self._validate_source(tenant, path, options, progress, is_cancelled)
         ident = self.policy.identify(path)
         key = (tenant, str(ident.real_path), ident.size, ident.mtime_ns, options.cache_key())
+
+        def run() -> Report:
+            return registry.validate_path(ident.real_path, options, progress=progress, is_cancelled=cancelled)
+
+        def unchanged() -> bool:
+            after = self.policy.identify(path)
+            return (after.size, after.mtime_ns) == (ident.size, ident.mtime_ns)
+
+        abandoned = threading.Event()
+
+        def cancelled() -> bool:
+            return abandoned.is_set() or (is_cancelled is not None and is_cancelled())
+
+        return await self._cached(key, path, run, unchanged, abandoned)
+
+    async def _validate_source(
+        self,
+        tenant: str,
+        path: str,
+        options: ValidationOptions,
+        progress: Callable[[int, int], None] | None,
+        is_cancelled: Callable[[], bool] | None,
+    ) -> Report:
+        """A source that is not one local file: listed first (path policy, then existence), cached
+        by the listing's identity (every file's path, size and mtime), re-listed afterwards."""
+        listing = await anyio.to_thread.run_sync(lambda: self.policy.listing(path, format=options.format))
+        key = (tenant, "source", listing.identity, options.cache_key())
+        abandoned = threading.Event()
+
+        def cancelled() -> bool:
+            return abandoned.is_set() or (is_cancelled is not None and is_cancelled())
+
+        def run() -> Report:
+            storage = self.policy.storage
+            if listing.single:
+                entry = listing.files[0]
+                return validate_file_of(listing, entry, storage, options, progress=progress, is_cancelled=cancelled)
+            return validate_listing(
+                listing, storage, options, parallel=self.parallel_files, progress=progress, is_cancelled=cancelled
+            )
+
+        def unchanged() -> bool:
+            if listing.racy(self.clock()):
+                return False  # too new for its mtime to tell a rewrite apart: not cached
+            try:
+                return self.policy.listing(path, format=options.format).identity == listing.identity
+            except DpError:
+                return False  # gone or unreachable now: the report stands, uncached
+
+        return await self._cached(key, path, run, unchanged, abandoned)
+
+    async def _cached(
+        self,
+        key: Any,
+        path: str,
+        run: Callable[[], Report],
+        unchanged: Callable[[], bool],
+        abandoned: threading.Event,
+    ) -> Report:
+        """The cached report for ``key``, or ``run()`` in a worker thread (one run per key at a time),
+        cached when ``unchanged()`` says the input did not change while it ran."""
         while True:
             started = time.perf_counter()
             cached = self.cache.get(key)
@@ -226,37 +309,18 @@ class ValidationService:
         done = self._inflight[key] = anyio.Event()
         try:
             run_started = time.perf_counter()
-            report = await self._run(ident, options, progress, is_cancelled)
+            try:
+                report = await anyio.to_thread.run_sync(run, abandon_on_cancel=True, limiter=self._limiter)
+            except anyio.get_cancelled_exc_class():
+                abandoned.set()  # the worker thread stops at its next checkpoint
+                raise
             if self.observer is not None:
                 self.observer(report, time.perf_counter() - run_started)
-            after = self.policy.identify(path)
-            if (after.size, after.mtime_ns) == (ident.size, ident.mtime_ns):
+            if await anyio.to_thread.run_sync(unchanged):
                 self.cache.put(key, report)
             else:
-                log.info("file changed during validation; report not cached: %s", path)
+                log.info("input changed during validation; report not cached: %s", path)
         finally:
             del self._inflight[key]
             done.set()
         return fit_report(report, self.max_result_bytes - 2048).model_copy(update={"path": path})
-
-    async def _run(
-        self,
-        ident: FileIdentity,
-        options: ValidationOptions,
-        progress: Callable[[int, int], None] | None,
-        is_cancelled: Callable[[], bool] | None,
-    ) -> Report:
-        abandoned = threading.Event()
-
-        def cancelled() -> bool:
-            return abandoned.is_set() or (is_cancelled is not None and is_cancelled())
-
-        try:
-            return await anyio.to_thread.run_sync(
-                lambda: registry.validate_path(ident.real_path, options, progress=progress, is_cancelled=cancelled),
-                abandon_on_cancel=True,
-                limiter=self._limiter,
-            )
-        except anyio.get_cancelled_exc_class():
-            abandoned.set()  # the worker thread stops at its next checkpoint
-            raise

@@ -43,7 +43,8 @@ class BackgroundHash:
     On a normal exit (or any error but cancellation) it waits for the hash to finish, so the
     report's sha256 is always of the whole file; on :class:`Cancelled` it stops at once.
     If the file cannot be read, ``source.hashed`` is reset so the caller hashes (and fails) itself.
-    A source the caller already hashes (``source.sha256_ahead``) is not hashed a second time.
+    A source the caller already hashes (``source.sha256_ahead``) is not hashed a second time, nor is
+    a remote source: it hashes what the validator reads.
     """
 
     def __init__(self, source: Source) -> None:
@@ -61,7 +62,7 @@ class BackgroundHash:
             self.source.hashed = False
 
     def __enter__(self) -> BackgroundHash:
-        if self.source.sha256_ahead is None:
+        if self.source.sha256_ahead is None and self.source.remote is None:  # else: hashed elsewhere
             self._thread.start()
         return self
 

@@ -16,13 +16,14 @@ import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
 from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, ColumnInfo, Finding, FindingCode
 
 if TYPE_CHECKING:
+    from dataproduct_mcp.sources.remote import RemoteObject
     from dataproduct_mcp.validators.filehash import FileHash
 
 __all__ = [
@@ -133,7 +134,8 @@ class FormatResult:
 
 
 class ByteStream(Protocol):
-    """What :meth:`Source.open` returns: a readable binary stream (a file, or one that hashes)."""
+    """What :meth:`Source.open` returns: a readable binary stream (a file, a remote object, or one
+    that hashes)."""
 
     def read(self, n: int = -1, /) -> bytes: ...
 
@@ -161,12 +163,20 @@ class Source:
     compression: str | None = None
 
     def __init__(
-        self, path: Path, size: int, compression: str | None = None, sha256_ahead: FileHash | None = None
+        self,
+        path: Path | PurePosixPath,
+        size: int,
+        compression: str | None = None,
+        sha256_ahead: FileHash | None = None,
+        remote: RemoteObject | None = None,
     ) -> None:
         self.path = path
         self.size = size
         self.compression = compression
         self.sha256_ahead = sha256_ahead
+        #: set for an object in object storage: every read goes through it, and it hashes the
+        #: object as it fetches it (no second pass: :class:`~._threads.BackgroundHash` stands down)
+        self.remote = remote
         self._hasher = hashlib.sha256()
         self.hashed = False
         self.bytes_read = 0
@@ -176,8 +186,21 @@ class Source:
         plain one when the caller hashes the file (``sha256_ahead``)."""
         if self.sha256_ahead is not None:
             return open(self.path, "rb")  # noqa: SIM115 - closed by the caller
+        if self.remote is not None:
+            return cast(ByteStream, self.remote.open())
         self.hashed = True
         return _HashingReader(open(self.path, "rb"), self)  # noqa: SIM115 - closed by the caller
+
+    def open_raw(self) -> BinaryIO:
+        """A seekable, unbuffered binary stream of the file that hashes nothing."""
+        if self.remote is not None:
+            return cast(BinaryIO, self.remote.open())
+        return open(self.path, "rb", buffering=0)  # noqa: SIM115 - closed by the caller
+
+    def target(self) -> Any:
+        """What a library that opens files itself (pyarrow, zipfile, openpyxl) is given: the local
+        path (its native reader is fastest), or a seekable stream of the remote object."""
+        return str(self.path) if self.remote is None else self.open_raw()
 
     def sha256_hex(self) -> str:
         return self._hasher.hexdigest()

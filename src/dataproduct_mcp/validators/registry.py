@@ -26,9 +26,9 @@ import time
 import zlib
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePath, PurePosixPath
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,9 +46,10 @@ from dataproduct_mcp.validators.base import (
 )
 
 if TYPE_CHECKING:
+    from dataproduct_mcp.sources.remote import RemoteObject
     from dataproduct_mcp.validators.filehash import FileHash
 
-__all__ = ["FormatInfo", "detect", "get", "list_formats", "validate_path", "validators"]
+__all__ = ["FormatInfo", "detect", "get", "list_formats", "validate_path", "validate_remote", "validators"]
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +127,11 @@ def _sniff(validator: FormatValidator, head: bytes) -> bool:
         return False
 
 
-def _gunzip_head(path: Path, limit: int) -> bytes:
+def _gunzip_head(opener: Callable[[], BinaryIO], limit: int) -> bytes:
     decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
     out = b""
     try:
-        with open(path, "rb") as f:
+        with opener() as f:
             while len(out) < SNIFF_BYTES:
                 block = f.read(64 * 1024)
                 if not block:
@@ -141,7 +142,7 @@ def _gunzip_head(path: Path, limit: int) -> bytes:
     return out[:SNIFF_BYTES]
 
 
-def _extension(path: Path) -> tuple[str, bool]:
+def _extension(path: PurePath) -> tuple[str, bool]:
     suffixes = [s.lower().lstrip(".") for s in path.suffixes]
     if suffixes and suffixes[-1] == "gz":
         return (suffixes[-2] if len(suffixes) > 1 else ""), True
@@ -153,13 +154,19 @@ def _warning(message: str) -> Finding:
 
 
 def detect(
-    path: Path, head: bytes, explicit_format: str | None = None, *, max_uncompressed_bytes: int = 1 << 30
+    path: PurePath,
+    head: bytes,
+    explicit_format: str | None = None,
+    *,
+    max_uncompressed_bytes: int = 1 << 30,
+    opener: Callable[[], BinaryIO] | None = None,
 ) -> tuple[FormatValidator, bool, list[Finding]]:
-    """``(validator, gzip, warnings)`` for ``path`` whose first bytes are ``head``."""
+    """``(validator, gzip, warnings)`` for ``path`` whose first bytes are ``head`` (``opener``
+    opens the file when it is not a local path: a remote object)."""
     warnings: list[Finding] = []
     is_gzip = head.startswith(GZIP_MAGIC)
     ext, gz_ext = _extension(path)
-    inner = _gunzip_head(path, max_uncompressed_bytes) if is_gzip else head
+    inner = _gunzip_head(opener or (lambda: open(path, "rb")), max_uncompressed_bytes) if is_gzip else head
     if gz_ext and not is_gzip:
         warnings.append(_warning("the name ends in .gz but the content is not gzip-compressed"))
     every = validators()
@@ -229,12 +236,14 @@ def validate_path(
     *,
     progress: Callable[[int, int], None] | None = None,
     is_cancelled: Callable[[], bool] | None = None,
+    started: float | None = None,
     sha256_ahead: FileHash | None = None,
 ) -> Report:
     """Validate one file (blocking; run it in a worker thread). Findings never raise; only
-    :class:`UnsupportedFormat`, :class:`FileNotFound` and :class:`Cancelled` do. ``sha256_ahead``:
+    :class:`UnsupportedFormat`, :class:`FileNotFound` and :class:`Cancelled` do. ``started``
+    (monotonic) is when the time budget began (a dataset's files share one budget); ``sha256_ahead``:
     the file's sha256, already being computed by the caller (then the validator does not hash)."""
-    started = time.monotonic()
+    started = time.monotonic() if started is None else started
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
@@ -243,6 +252,41 @@ def validate_path(
         raise FileNotFound(f"no such file: {path.name}") from exc
     except IsADirectoryError as exc:
         raise FileNotFound(f"not a regular file: {path.name}") from exc
+    return _validate(path, size, head, None, options, progress, is_cancelled, started, sha256_ahead)
+
+
+def validate_remote(
+    remote: RemoteObject,
+    options: ValidationOptions,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    is_cancelled: Callable[[], bool] | None = None,
+    started: float | None = None,
+) -> Report:
+    """Validate one object of object storage, read once through ``remote`` (blocking). A storage
+    failure raises its mapped error (``storage-unavailable``, ``forbidden``...), never a finding."""
+    started = time.monotonic() if started is None else started
+    try:
+        head = remote.read_range(0, SNIFF_BYTES)
+    except OSError:
+        assert remote.failure is not None
+        raise remote.failure from None
+    name = PurePosixPath(remote.path)
+    report = _validate(name, remote.size, head, remote, options, progress, is_cancelled, started)
+    return report.model_copy(update={"path": remote.uri})
+
+
+def _validate(
+    path: PurePath,
+    size: int,
+    head: bytes,
+    remote: RemoteObject | None,
+    options: ValidationOptions,
+    progress: Callable[[int, int], None] | None,
+    is_cancelled: Callable[[], bool] | None,
+    started: float,
+    sha256_ahead: FileHash | None = None,
+) -> Report:
     collector = FindingCollector(options.max_errors, options.max_warnings)
     ctx = ValidationContext(
         options=options,
@@ -252,11 +296,12 @@ def validate_path(
         is_cancelled=is_cancelled or (lambda: False),
         started=started,
     )
-    validator, is_gzip, warnings = _detect_for(path, head, options)
+    opener = cast(Callable[[], BinaryIO], remote.open) if remote is not None else None
+    validator, is_gzip, warnings = _detect_for(path, head, options, opener)
     ctx.check("format-detection")
     for w in warnings:
         collector.warning(w.code, w.message)
-    source = Source(path, size, compression="gzip" if is_gzip else None, sha256_ahead=sha256_ahead)
+    source = Source(cast(Path, path), size, "gzip" if is_gzip else None, sha256_ahead=sha256_ahead, remote=remote)
     result = FormatResult()
     if size == 0:
         ctx.check("empty-file")
@@ -264,11 +309,16 @@ def validate_path(
     else:
         result = _run(validator, source, ctx)
     ahead = sha256_ahead.result() if sha256_ahead is not None else None
-    if ahead is not None and ahead[1] == size:
+    if remote is not None:
+        if remote.failure is not None:  # storage failed under the validator: an error, not a finding
+            raise remote.failure
+        sha256 = remote.sha256()
+    elif ahead is not None and ahead[1] == size:
         sha256 = ahead[0]
     elif source.hashed and source.bytes_read == size:
         sha256 = source.sha256_hex()
     else:
+        assert isinstance(path, Path)
         sha256 = _hash_file(path, ctx)
     ctx.check("sha256")
     extra = dict(result.extra)
@@ -299,14 +349,16 @@ def _position(finding: Finding) -> tuple[int, int, int]:
     return (finding.row or 0, finding.line or 0, finding.column or 0)
 
 
-def _detect_for(path: Path, head: bytes, options: ValidationOptions) -> tuple[FormatValidator, bool, list[Finding]]:
+def _detect_for(
+    path: PurePath, head: bytes, options: ValidationOptions, opener: Callable[[], BinaryIO] | None
+) -> tuple[FormatValidator, bool, list[Finding]]:
     if not head and not options.format:
         ext, _ = _extension(path)
         for v in validators():
             if ext in v.extensions:
                 return v, False, []
         return get("csv"), False, []  # an empty file of unknown type: still an empty-file report
-    return detect(path, head, options.format, max_uncompressed_bytes=options.max_uncompressed_bytes)
+    return detect(path, head, options.format, max_uncompressed_bytes=options.max_uncompressed_bytes, opener=opener)
 
 
 def _run(validator: FormatValidator, source: Source, ctx: ValidationContext) -> FormatResult:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import codecs
 import gzip
-import io
 import os
 import threading
 import zlib
@@ -77,7 +76,7 @@ class TextChunks:
         self.gzip = getattr(source, "compression", None) == "gzip"
         self.stopped = False  # a finding ended the read early
         self.start_offset = 0  # offset of the first text byte (after a BOM)
-        self._raw: io.RawIOBase = open(source.path, "rb", buffering=0)  # noqa: SIM115 - closed in close()
+        self._raw: Any = source.open_raw()
         self._stream: Any = self._raw
         self._out = 0  # bytes handed out (uncompressed stream offset)
         self._decoder: Any = None
@@ -198,10 +197,13 @@ class TextChunks:
         """1-based physical line at ``offset`` of the chunk stream. Offsets must not go back.
         Plain files count lazily from the file; other streams count what :meth:`consumed` saw."""
         if self.lazy_lines and offset > self._count_pos:
-            fd = self._raw.fileno()
+            pread = getattr(self._raw, "pread", None)  # a remote object's handle
+            if pread is None:
+                fd = self._raw.fileno()
+                pread = lambda n, at: os.pread(fd, n, at)  # noqa: E731
             pos = self._count_pos
             while pos < offset:
-                block = os.pread(fd, min(_COUNT_BYTES, offset - pos), pos)
+                block = pread(min(_COUNT_BYTES, offset - pos), pos)
                 if not block:
                     break
                 self._count_lines += block.count(b"\n")

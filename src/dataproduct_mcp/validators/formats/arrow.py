@@ -69,7 +69,7 @@ class ArrowValidator:
             return result
         ctx.check("magic")
         try:
-            with open(source.path, "rb") as fh:
+            with source.open_raw() as fh:
                 head = fh.read(8)
                 fh.seek(max(0, size - 6))
                 tail = fh.read(6)
@@ -111,7 +111,7 @@ class ArrowValidator:
     def _file(self, source: Source, ctx: ValidationContext, result: FormatResult) -> None:
         findings = ctx.findings
         ctx.check("footer")
-        with pa.OSFile(str(source.path)) as raw:
+        with _native(source) as raw:
             try:
                 reader = ipc.open_file(raw)
                 schema = reader.schema
@@ -144,7 +144,7 @@ class ArrowValidator:
             result.rows = rows
 
     def _stream(self, source: Source, ctx: ValidationContext, result: FormatResult) -> None:
-        with pa.OSFile(str(source.path)) as raw:
+        with _native(source) as raw:
             failure = self._read_stream(raw, raw.tell, ctx, result)
         if failure is not None:
             message, row, offset = failure
@@ -191,6 +191,13 @@ class ArrowValidator:
         """Feather v1 is read by Arrow's own v1 reader in a child process, which streams it back
         as Arrow IPC: that reader is deprecated and not hardened (fuzzing made it crash the
         process), so a hostile file may kill the child, never the server."""
+        if source.remote is not None:
+            ctx.findings.error(
+                FindingCode.format_error,
+                "Feather v1 is validated from local files only (its reader runs in a child process); "
+                "convert the file to Feather v2 / Arrow IPC",
+            )
+            return
         remaining = max(0.1, ctx.options.time_budget_s - (time.monotonic() - ctx.started))
         with tempfile.TemporaryFile() as errors:
             child = subprocess.Popen(
@@ -228,6 +235,13 @@ class ArrowValidator:
             ctx.findings.error(FindingCode.format_error, f"{why}; convert the file to Feather v2", row=row)
         elif failure is not None:
             ctx.findings.error(FindingCode.format_error, failure[0], row=failure[1])
+
+
+def _native(source: Source) -> Any:
+    """A pyarrow file: the OS file of a local path, or the remote object's stream."""
+    if source.remote is None:
+        return pa.OSFile(str(source.path))
+    return pa.PythonFile(source.open_raw(), mode="r")
 
 
 _FEATHER_V1_CHILD = """

@@ -40,11 +40,12 @@ MAGIC = b"PAR1"
 ENCRYPTED_MAGIC = b"PARE"
 BATCH_ROWS = 64 * 1024
 READ_BUFFER = 1 << 20  # buffered column-chunk reads: a huge row group is not loaded whole
+REMOTE_PRE_BUFFER_MAX = 256 << 20  # uncompressed bytes of a row group that a remote read pre-buffers
 
 Event = tuple[int, pa.RecordBatch | None, Exception | None]
 
 
-def _decode(path: Any, pf: pq.ParquetFile, groups: int) -> Iterator[Event]:
+def _decode(source: Source, pf: pq.ParquetFile, groups: int, pre_buffer: bool) -> Iterator[Event]:
     """Every row group, batch by batch: ``(rg, batch, None)``, then ``(rg, None, error-or-None)``
     when the row group ends. A row group that fails is reported once and the next one is still
     decoded. From the second row group on, the string columns the first one shows to be
@@ -60,22 +61,31 @@ def _decode(path: Any, pf: pq.ParquetFile, groups: int) -> Iterator[Event]:
             else:
                 yield rg, None, None
                 if rg == 0 and groups > 1 and (columns := _dictionary_columns(pf, 0)):
-                    reader = _open(path, read_dictionary=columns)
+                    reader = _open(source, read_dictionary=columns, pre_buffer=pre_buffer)
     finally:
         if reader is not pf:
             reader.close()
 
 
-def _open(path: Any, read_dictionary: list[str] | None = None) -> pq.ParquetFile:
+def _open(source: Source, read_dictionary: list[str] | None = None, *, pre_buffer: bool = False) -> pq.ParquetFile:
+    """A local file is read in buffered pieces; a remote object with each row group's column
+    chunks fetched as coalesced ranges (``pre_buffer``: few large requests, memory bounded by a
+    row group) unless a row group is larger than ``REMOTE_PRE_BUFFER_MAX``."""
     import pyarrow.parquet as pq  # imported when a Parquet file is validated, not at detection
 
     return pq.ParquetFile(
-        path,
+        source.target(),
         page_checksum_verification=True,
         buffer_size=READ_BUFFER,
-        pre_buffer=False,
+        pre_buffer=pre_buffer,
         read_dictionary=read_dictionary,
     )
+
+
+def _pre_buffer(source: Source, metadata: Any) -> bool:
+    if source.remote is None:
+        return False
+    return all(metadata.row_group(rg).total_byte_size <= REMOTE_PRE_BUFFER_MAX for rg in range(metadata.num_row_groups))
 
 
 def _dictionary_columns(pf: pq.ParquetFile, rg: int) -> list[str]:
@@ -126,7 +136,7 @@ class ParquetValidator:
             return result
         ctx.check("magic")
         try:
-            with open(source.path, "rb") as fh:
+            with source.open_raw() as fh:
                 head = fh.read(4)
                 fh.seek(max(0, size - 8))
                 tail = fh.read(8)
@@ -164,9 +174,12 @@ class ParquetValidator:
             )
             return result
         try:
-            pf = _open(source.path)
+            pf = _open(source)
             metadata = pf.metadata
             schema = pf.schema_arrow
+            if _pre_buffer(source, metadata):
+                pf.close()
+                pf = _open(source, pre_buffer=True)
         except (Cancelled, TimeBudgetExceeded):
             raise
         except Exception as exc:  # pyarrow raises OSError/ArrowInvalid/... for a bad footer
@@ -206,7 +219,8 @@ class ParquetValidator:
         row_offset = 0
         decoded_total = 0
         decoded = 0
-        with BackgroundHash(source), prefetch(_decode(source.path, pf, groups)) as events:
+        decode = _decode(source, pf, groups, _pre_buffer(source, metadata))
+        with BackgroundHash(source), prefetch(decode) as events:
             for rg, batch, failure in events:
                 group_rows = group_rows_of[rg]
                 if batch is not None:

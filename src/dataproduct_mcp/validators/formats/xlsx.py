@@ -102,7 +102,7 @@ class XlsxValidator:
         limit = ctx.options.max_uncompressed_bytes
         ctx.check("zip")
         try:
-            with zipfile.ZipFile(source.path) as zf:
+            with zipfile.ZipFile(source.target()) as zf:
                 members = zf.infolist()
                 ctx.check("zip-bomb")
                 if len(members) > MAX_MEMBERS:
@@ -151,7 +151,8 @@ class XlsxValidator:
         findings = ctx.findings
         ctx.check("workbook")
         # openpyxl leaves its zip open when a workbook fails to load: hand it a file we close.
-        with open(source.path, "rb") as raw, warnings.catch_warnings(record=True) as caught:
+        raw_file = open(source.path, "rb") if source.remote is None else source.open_raw()  # noqa: SIM115
+        with raw_file as raw, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
                 wb = openpyxl.load_workbook(raw, read_only=True, data_only=True, keep_links=False)
