@@ -1,7 +1,8 @@
-"""Generate docs/tools.md from the live tool schemas (a test fails when it is out of date).
+"""Generate docs/tools.md and the shipped tool schemas (src/dataproduct_mcp/server/tool_schemas.json,
+see server/schema_cache.py) from the live tool schemas; a test fails when either is out of date.
 
-.venv/bin/python scripts/gen_docs.py          # rewrite docs/tools.md
-.venv/bin/python scripts/gen_docs.py --check  # exit 1 if it would change
+.venv/bin/python scripts/gen_docs.py          # rewrite both
+.venv/bin/python scripts/gen_docs.py --check  # exit 1 if either would change
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import anyio
 
 from dataproduct_mcp.app import Application
 from dataproduct_mcp.config import load_settings
+from dataproduct_mcp.server import schema_cache
 from dataproduct_mcp.server.builder import build_server
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "tools.md"
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "tools.md"
+CACHE = ROOT / "src" / "dataproduct_mcp" / "server" / schema_cache.CACHE_FILE
 
 
 def _type(schema: dict[str, Any]) -> str:
@@ -42,11 +46,23 @@ def _limits(schema: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-async def render() -> str:
+def schema_cache_text(server: Any) -> str:
+    """The cache entries of the tools the SDK built (schemas derived, not read from the cache)."""
+    entries = {}
+    for tool in server._tool_manager.list_tools():
+        entry = schema_cache.build_entry(tool)
+        if entry is not None:
+            entries[tool.name] = entry
+    return json.dumps({"tools": dict(sorted(entries.items()))}, indent=1, sort_keys=True) + "\n"
+
+
+async def render() -> tuple[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         app = Application.build(load_settings(data_dir=Path(tmp)))
         async with app:
-            tools = await build_server(app).list_tools()
+            server = build_server(app, use_schema_cache=False)
+            tools = await server.list_tools()
+            cache_text = schema_cache_text(server)
     lines = [
         "# Tools reference",
         "",
@@ -78,21 +94,22 @@ async def render() -> str:
         if tool.output_schema:
             fields = ", ".join(f"`{k}`" for k in tool.output_schema.get("properties", {}))
             lines += [f"Returns: {tool.output_schema.get('title', 'object')} with {fields}.", ""]
-    return "\n".join(lines)
+    return "\n".join(lines), cache_text
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    text = anyio.run(render)
+    text, cache_text = anyio.run(render)
+    outputs = [(OUT, text), (CACHE, cache_text)]
     if args.check:
-        current = OUT.read_text() if OUT.exists() else ""
-        if current != text:
-            print("docs/tools.md is out of date: run scripts/gen_docs.py", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text)
+        stale = [path for path, new in outputs if (path.read_text() if path.exists() else "") != new]
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is out of date: run scripts/gen_docs.py", file=sys.stderr)
+        return 1 if stale else 0
+    for path, new in outputs:
+        path.write_text(new)
     return 0
 
 

@@ -21,6 +21,7 @@ from dataproduct_mcp import __version__
 from dataproduct_mcp.app import Application
 from dataproduct_mcp.context import current_tenant, request_scope
 from dataproduct_mcp.logs import get_logger
+from dataproduct_mcp.server import schema_cache
 from dataproduct_mcp.server.errors import error_result, log_failure, map_exception
 
 __all__ = ["DataProductServer", "build_server", "tool_annotations"]
@@ -52,9 +53,10 @@ def tool_annotations(
 class DataProductServer(MCPServer[Any]):
     """MCPServer whose tool calls run in a request scope and fail only with structured errors."""
 
-    def __init__(self, app: Application, **kwargs: Any) -> None:
+    def __init__(self, app: Application, *, use_schema_cache: bool = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.app = app
+        self.use_schema_cache = use_schema_cache  # server/schema_cache.py
 
     def add_tool(
         self,
@@ -70,6 +72,11 @@ class DataProductServer(MCPServer[Any]):
         # Tool descriptions are product copy read by an LLM: no source-code indentation in them.
         if description is None and fn.__doc__:
             description = inspect.cleandoc(fn.__doc__)
+        if self.use_schema_cache and structured_output is None:
+            tool = schema_cache.cached_tool(fn, name or fn.__name__, title, description or "", annotations, icons, meta)
+            if tool is not None:  # the shipped schemas are current: no schema generation at start
+                self._tool_manager._tools.setdefault(tool.name, tool)
+                return
         super().add_tool(fn, name, title, description, annotations, icons, meta, structured_output)
 
     def tenant_for_request(self) -> str:
@@ -116,7 +123,9 @@ class DataProductServer(MCPServer[Any]):
         self.app.metrics.observe_tool(tool, outcome, time.perf_counter() - started, code)
 
 
-def build_server(app: Application, *, token_verifier: Any = None, auth: Any = None) -> DataProductServer:
+def build_server(
+    app: Application, *, token_verifier: Any = None, auth: Any = None, use_schema_cache: bool = True
+) -> DataProductServer:
     from dataproduct_mcp.server import (
         tools_audit,
         tools_files,
@@ -129,6 +138,7 @@ def build_server(app: Application, *, token_verifier: Any = None, auth: Any = No
 
     server = DataProductServer(
         app,
+        use_schema_cache=use_schema_cache,
         name="dataproduct-mcp",
         title="Data products",
         version=__version__,
