@@ -152,3 +152,25 @@ def test_missing_modules_are_skipped_but_broken_imports_are_not():
     assert registry._import("no_such_format_yet") is None
     with pytest.raises(ModuleNotFoundError):
         registry._import("no_such_package.x")
+
+
+def test_every_validator_takes_its_description_from_the_one_table() -> None:
+    from dataproduct_mcp.validators.formats import SPECS
+
+    described = {
+        (v.name, v.title, tuple(v.extensions), v.media_type, tuple(v.checks), v.binary) for v in registry.validators()
+    }
+    assert described == {spec.fields() for spec in SPECS.values()}
+    assert [f.name for f in registry.list_formats()] == [v.name for v in registry.validators()]
+
+
+def test_listing_the_formats_imports_no_implementation() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from dataproduct_mcp.validators import registry; registry.list_formats(); "
+        "print(sorted(m for m in sys.modules if m.startswith(('pyarrow', 'dataproduct_mcp.validators.formats.'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

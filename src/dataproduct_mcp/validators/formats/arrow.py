@@ -31,6 +31,7 @@ from dataproduct_mcp.validators.base import (
     TimeBudgetExceeded,
     ValidationContext,
 )
+from dataproduct_mcp.validators.formats import SPECS
 
 __all__ = ["VALIDATOR", "ArrowValidator"]
 
@@ -50,12 +51,7 @@ def _looks_like_stream(head: bytes) -> bool:
 
 
 class ArrowValidator:
-    name = "arrow"
-    title = "Apache Arrow IPC (file, stream) / Feather"
-    extensions = ("arrow", "arrows", "feather", "ipc")
-    media_type = "application/vnd.apache.arrow.file"
-    checks = ("magic", "footer", "record-batches", "values", "schema")
-    binary = True
+    name, title, extensions, media_type, checks, binary = SPECS["arrow"].fields()
 
     def sniff(self, head: bytes) -> bool:
         return head.startswith(FILE_MAGIC) or head.startswith(FEATHER_V1_MAGIC) or _looks_like_stream(head)

@@ -40,6 +40,7 @@ from dataproduct_mcp.validators.base import (
     TimeBudgetExceeded,
     ValidationContext,
 )
+from dataproduct_mcp.validators.formats import SPECS
 
 __all__ = ["VALIDATOR", "AvroValidator"]
 
@@ -206,12 +207,7 @@ _CONTRACT = {
 
 
 class AvroValidator:
-    name = "avro"
-    title = "Apache Avro object container"
-    extensions = ("avro",)
-    media_type = "application/avro"
-    checks = ("magic", "header", "blocks", "sync-markers", "codec", "records", "schema")
-    binary = True
+    name, title, extensions, media_type, checks, binary = SPECS["avro"].fields()
 
     def sniff(self, head: bytes) -> bool:
         return head.startswith(MAGIC)

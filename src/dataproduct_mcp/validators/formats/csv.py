@@ -32,7 +32,7 @@ from dataproduct_mcp.validators.base import (
     TimeBudgetExceeded,
     ValidationContext,
 )
-from dataproduct_mcp.validators.formats import csvinfer
+from dataproduct_mcp.validators.formats import SPECS, FormatSpec, csvinfer
 from dataproduct_mcp.validators.formats.csvarrow import arrow_types, parse_part
 from dataproduct_mcp.validators.formats.csvparts import PartReader, cut_after_newline, long_line_start
 from dataproduct_mcp.validators.formats.csvscan import RecordScanner
@@ -49,20 +49,6 @@ MAX_PARSE_THREADS = 4  # parts parsed at once (capped by the cores this process 
 _PARTS_PER_CHUNK = 2  # parts of the parallel pass are smaller than chunks: less memory in flight
 _CLEAN_TO_RESUME = 2  # clean parts in a row after a dirty one before parsing in parallel again
 
-CHECKS = (
-    "encoding",
-    "header",
-    "blank-header",
-    "duplicate-label",
-    "ragged-rows",
-    "blank-row",
-    "type-inference",
-    "schema",
-    "constraints",
-    "unique",
-    "line-length",
-)
-
 
 @dataclass
 class _Run:
@@ -78,23 +64,9 @@ class _Run:
 class CsvValidator:
     """Delimiter-separated values; ``tsv.py`` reuses it with a tab."""
 
-    binary = False
-
-    def __init__(
-        self,
-        *,
-        name: str = "csv",
-        title: str = "Comma-separated values (RFC 4180)",
-        delimiter: str = ",",
-        extensions: tuple[str, ...] = ("csv",),
-        media_type: str = "text/csv",
-    ) -> None:
-        self.name = name
-        self.title = title
+    def __init__(self, spec: FormatSpec, delimiter: str) -> None:
+        self.name, self.title, self.extensions, self.media_type, self.checks, self.binary = spec.fields()
         self.delimiter = delimiter
-        self.extensions = extensions
-        self.media_type = media_type
-        self.checks = CHECKS
 
     def sniff(self, head: bytes) -> bool:
         """Text (no NUL bytes) whose first line holds this delimiter or is a single column."""
@@ -407,4 +379,4 @@ class CsvValidator:
         return scanner.consumed
 
 
-VALIDATOR = CsvValidator()
+VALIDATOR = CsvValidator(SPECS["csv"], ",")

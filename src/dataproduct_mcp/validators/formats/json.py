@@ -17,6 +17,7 @@ from typing import Any
 from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators._threads import BackgroundHash
 from dataproduct_mcp.validators.base import FormatResult, Source, TimeBudgetExceeded, ValidationContext
+from dataproduct_mcp.validators.formats import SPECS
 from dataproduct_mcp.validators.formats.jsonl import looks_like_json_lines
 from dataproduct_mcp.validators.formats.jsonrecords import RecordSink
 from dataproduct_mcp.validators.textio import TextChunks, decode_recording
@@ -119,12 +120,7 @@ class _Window:
 
 
 class JsonValidator:
-    name = "json"
-    title = "JSON (an array of records, or a single document)"
-    extensions = ("json",)
-    media_type = "application/json"
-    binary = False
-    checks = ("encoding", "json-syntax", "header", "type-inference", "schema", "constraints", "unique")
+    name, title, extensions, media_type, checks, binary = SPECS["json"].fields()
 
     def sniff(self, head: bytes) -> bool:
         text = head.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")

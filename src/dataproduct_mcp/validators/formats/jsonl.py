@@ -28,6 +28,7 @@ from dataproduct_mcp.domain.schema import ColumnType
 from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators._threads import BackgroundHash
 from dataproduct_mcp.validators.base import FormatResult, Source, TimeBudgetExceeded, ValidationContext
+from dataproduct_mcp.validators.formats import SPECS
 from dataproduct_mcp.validators.formats.jsonrecords import RecordSink
 from dataproduct_mcp.validators.tabular import TableChecker, compute
 from dataproduct_mcp.validators.textio import TextChunks
@@ -61,12 +62,7 @@ def looks_like_json_lines(head: bytes) -> bool:
 
 
 class JsonLinesValidator:
-    name = "jsonl"
-    title = "JSON Lines / NDJSON (one JSON object per line)"
-    extensions = ("jsonl", "ndjson")
-    media_type = "application/x-ndjson"
-    binary = False
-    checks = ("encoding", "json-syntax", "blank-row", "header", "type-inference", "schema", "constraints", "unique")
+    name, title, extensions, media_type, checks, binary = SPECS["jsonl"].fields()
 
     def sniff(self, head: bytes) -> bool:
         return looks_like_json_lines(head)

@@ -30,6 +30,7 @@ from dataproduct_mcp.validators.base import (
     TimeBudgetExceeded,
     ValidationContext,
 )
+from dataproduct_mcp.validators.formats import SPECS
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
@@ -117,12 +118,7 @@ def _is_crc_error(exc: BaseException) -> bool:
 
 
 class ParquetValidator:
-    name = "parquet"
-    title = "Apache Parquet"
-    extensions = ("parquet", "parq", "pq")
-    media_type = "application/vnd.apache.parquet"
-    checks = ("magic", "footer", "row-groups", "page-crc", "values", "row-count", "schema")
-    binary = True
+    name, title, extensions, media_type, checks, binary = SPECS["parquet"].fields()
 
     def sniff(self, head: bytes) -> bool:
         return head.startswith(MAGIC)

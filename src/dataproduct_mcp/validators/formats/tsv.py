@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
+from dataproduct_mcp.validators.formats import SPECS
 from dataproduct_mcp.validators.formats.csv import CsvValidator
 
 __all__ = ["VALIDATOR"]
 
-VALIDATOR = CsvValidator(
-    name="tsv",
-    title="Tab-separated values",
-    delimiter="\t",
-    extensions=("tsv", "tab"),
-    media_type="text/tab-separated-values",
-)
+VALIDATOR = CsvValidator(SPECS["tsv"], "\t")

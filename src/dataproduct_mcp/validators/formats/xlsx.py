@@ -31,6 +31,7 @@ from dataproduct_mcp.validators.base import (
     TimeBudgetExceeded,
     ValidationContext,
 )
+from dataproduct_mcp.validators.formats import SPECS
 from dataproduct_mcp.validators.tabular import TableChecker
 from dataproduct_mcp.validators.values import infer_text_type
 
@@ -76,12 +77,7 @@ def _trim(cells: Sequence[Any], width: int) -> list[str | None]:
 
 
 class XlsxValidator:
-    name = "xlsx"
-    title = "Excel workbook (xlsx)"
-    extensions = ("xlsx", "xlsm")
-    media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    checks = ("zip", "zip-bomb", "crc", "workbook", "header", "cells", "type", "schema")
-    binary = True
+    name, title, extensions, media_type, checks, binary = SPECS["xlsx"].fields()
 
     def sniff(self, head: bytes) -> bool:
         return head.startswith(ZIP_MAGIC) and (b"[Content_Types].xml" in head or b"xl/" in head)

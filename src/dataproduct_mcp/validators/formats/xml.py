@@ -26,6 +26,7 @@ from dataproduct_mcp.validators.base import (
     Source,
     ValidationContext,
 )
+from dataproduct_mcp.validators.formats import SPECS
 
 __all__ = ["VALIDATOR", "XmlValidator"]
 
@@ -165,12 +166,7 @@ class _Scan:
 
 
 class XmlValidator:
-    name = "xml"
-    title = "XML"
-    extensions = ("xml",)
-    media_type = "application/xml"
-    checks = ("well-formed", "encoding", "entities-refused", "records")
-    binary = False
+    name, title, extensions, media_type, checks, binary = SPECS["xml"].fields()
 
     def sniff(self, head: bytes) -> bool:
         text = head.lstrip(b"\xef\xbb\xbf").lstrip()
