@@ -125,3 +125,15 @@ def test_validate_max_errors_has_the_same_bound_as_the_tools(tmp_path: Path) -> 
     data.write_text("a\n1\n")
     assert main(["validate", "--json", "--max-errors", str(MAX_ERRORS_LIMIT + 1), str(data)]) == 2
     assert main(["validate", "--json", "--max-errors", str(MAX_ERRORS_LIMIT), str(data)]) == 0
+
+
+def test_serve_over_stdio_exits_1_when_its_http_side_cannot_bind(tmp_path: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        out = run(["serve"], tmp_path, DPMCP_HTTP_HOST="127.0.0.1", DPMCP_HTTP_PORT=port)
+    assert out.returncode == 1
+    assert "start-up check failed: http:" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stdout == ""

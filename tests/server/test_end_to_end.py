@@ -37,6 +37,7 @@ async def test_stdio_subprocess_register_list_update_delete(tmp_path: Path, mode
             assert status["http_url"].startswith("http://127.0.0.1:")
             async with httpx.AsyncClient() as http:
                 assert (await http.get(status["http_url"] + "/alive")).status_code == 200
+                assert (await http.get(status["http_url"] + "/startup")).status_code == 200  # HTTP side included
 
 
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])

@@ -24,6 +24,7 @@ from dataproduct_mcp.server.auth import BearerGate, TokenFile, TokenVerifier
 from dataproduct_mcp.server.builder import build_server
 from dataproduct_mcp.server.http import http_routes
 from dataproduct_mcp.services.audit import SYSTEM_TENANT
+from dataproduct_mcp.services.checks import CheckResult, StartupFailed
 
 __all__ = ["serve_http", "serve_stdio"]
 
@@ -32,14 +33,22 @@ log = get_logger(__name__)
 
 class _Server(uvicorn.Server):
     """uvicorn without signal handlers of its own: the process owns SIGTERM/SIGINT (``_on_signal``
-    stops the MCP transport and the HTTP side together, then the application closes)."""
+    stops the MCP transport and the HTTP side together, then the application closes). ``on_started``
+    runs once it serves (it is not awaited by anyone: the socket was bound before)."""
+
+    on_started: Callable[[], None] | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.on_started is not None:
+            self.on_started()
 
-def _uvicorn(asgi: Starlette, host: str, port: int) -> uvicorn.Server:
+
+def _uvicorn(asgi: Starlette, host: str, port: int) -> _Server:
     config = uvicorn.Config(
         asgi,
         host=host,
@@ -55,15 +64,6 @@ def _uvicorn(asgi: Starlette, host: str, port: int) -> uvicorn.Server:
         timeout_graceful_shutdown=5,
     )
     return _Server(config)
-
-
-async def _bound_url(server: uvicorn.Server, host: str) -> str:
-    with anyio.fail_after(10):
-        while not server.started:
-            await anyio.sleep(0.01)
-    sock = server.servers[0].sockets[0]
-    port = sock.getsockname()[1]
-    return f"http://{host}:{port}"
 
 
 @contextlib.asynccontextmanager
@@ -85,22 +85,43 @@ async def _on_signal(stop: Callable[[], None]) -> AsyncIterator[None]:
             tg.cancel_scope.cancel()
 
 
-async def serve_stdio(app: Application) -> None:
-    """MCP over stdin/stdout; the HTTP side listens on DPMCP_HTTP_HOST:DPMCP_HTTP_PORT (0 = ephemeral)."""
+async def serve_stdio(app: Application, *, ready: Callable[[], None] | None = None) -> None:
+    """MCP over stdin/stdout; the HTTP side listens on DPMCP_HTTP_HOST:DPMCP_HTTP_PORT (0 = ephemeral).
+
+    The HTTP side's socket is bound (and its URL known) before stdin is read; uvicorn starts serving
+    it beside the MCP session instead of ahead of it (a connection made meanwhile waits in the
+    socket's backlog). ``runtime.started`` (the /startup probe) turns true once uvicorn serves.
+    ``ready`` runs once, just before stdin is read."""
     app.runtime.transport = "stdio"
     mcp = build_server(app)
-    http = _uvicorn(Starlette(routes=http_routes(app)), app.settings.http_host, app.settings.http_port)
+    host = app.settings.http_host
+    http = _uvicorn(Starlette(routes=http_routes(app)), host, app.settings.http_port)
     async with app:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(http.serve)
-            app.runtime.http_url = await _bound_url(http, app.settings.http_host)
+        sock, app.runtime.http_url = _bind_http_side(app, host, app.settings.http_port)
+
+        def http_started() -> None:
             app.runtime.started = True
             log.info("MCP on stdio; HTTP side on %s", app.runtime.http_url)
+
+        http.on_started = http_started
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(http.serve, sockets=[sock]))
+            if ready is not None:
+                ready()
             with anyio.CancelScope() as stdio_scope:
                 async with _on_signal(stdio_scope.cancel):
                     await mcp.run_stdio_async()  # returns when stdin closes
                     log.info("stdin closed, shutting down")
             http.should_exit = True
+
+
+def _bind_http_side(app: Application, host: str, port: int) -> tuple[socket.socket, str]:
+    """The stdio transport's HTTP side bound; a port that cannot be bound is a failed start-up check."""
+    try:
+        return _bind(host, port)
+    except OSError as exc:
+        app.runtime.startup_checks.append(CheckResult("http", False, f"{host}:{port}: {exc.strerror or exc}"[:300]))
+        raise StartupFailed(app.runtime.startup_checks) from exc
 
 
 def _bind(host: str, port: int) -> tuple[socket.socket, str]:
@@ -113,8 +134,11 @@ def _bind(host: str, port: int) -> tuple[socket.socket, str]:
     return sock, f"http://{shown}:{bound}"
 
 
-async def serve_http(app: Application, host: str, port: int, *, tokens: TokenFile | None = None) -> None:
-    """MCP over Streamable HTTP at /mcp, the HTTP side on the same port; bearer auth when ``tokens``."""
+async def serve_http(
+    app: Application, host: str, port: int, *, tokens: TokenFile | None = None, ready: Callable[[], None] | None = None
+) -> None:
+    """MCP over Streamable HTTP at /mcp, the HTTP side on the same port; bearer auth when ``tokens``.
+    ``ready`` runs once, when it serves."""
     app.runtime.transport = "streamable-http"
     app.runtime.auth_enabled = tokens is not None
     sock, base_url = _bind(host, port)
@@ -157,5 +181,7 @@ async def serve_http(app: Application, host: str, port: int, *, tokens: TokenFil
                 while not http.started:
                     await anyio.sleep(0.01)
             app.runtime.started = True
+            if ready is not None:
+                ready()
             # A fixed announcement on stderr (scripts and tests read the bound port from it).
             print(f"dataproduct-mcp listening on {app.runtime.http_url}/mcp", file=sys.stderr, flush=True)
