@@ -44,6 +44,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 BENCH = Path(__file__).resolve().parent
+SRC = BENCH.parent / "src"
 sys.path.insert(0, str(BENCH))
 
 from bench_csv import SCHEMA  # noqa: E402
@@ -60,10 +61,19 @@ def load() -> str:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This environment without DPMCP_* settings, and with bytecode caching on: an installed
-    package has its .pyc files (pip compiles them), so no side recompiles its sources per run."""
+    package has its .pyc files (pip compiles them), so no side recompiles its sources per run.
+    This checkout's ``src`` comes first on PYTHONPATH: the console script of a shared virtualenv
+    (installed from another checkout) still runs the code being measured."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DPMCP_") and k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), *filter(None, [env.get("PYTHONPATH")])])
     env.update(extra)
     return env
+
+
+def measured_code() -> str:
+    """Where the spawned commands import dataproduct_mcp from (printed with the figures)."""
+    probe = [PY, "-c", "import dataproduct_mcp; print(dataproduct_mcp.__file__)"]
+    return subprocess.run(probe, env=clean_env(), capture_output=True, text=True, check=True).stdout.strip()
 
 
 def command(argv: list[str], timeout: float, env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)) -> float:
@@ -209,6 +219,8 @@ def main() -> None:
         "runs": args.runs,
     }
     print(f"{results['machine']}, {results['date']}, {results['load_before']}, {args.runs} runs per side")
+    results["code"] = measured_code()
+    print(f"measuring {results['code']}")
     env = clean_env()
     if "version" in only:
         times = interleaved(

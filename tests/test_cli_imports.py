@@ -105,9 +105,11 @@ def test_validate_loads_the_validators_but_not_the_server(tmp_path: Path, as_jso
 SERVE_PROBE = """
 import sys, json, pathlib
 from dataproduct_mcp.config import load_settings
+from dataproduct_mcp.logs import configure_logging
 from dataproduct_mcp.app import Application
 from dataproduct_mcp.server import run  # noqa: F401  (what `serve` imports: transports, HTTP side)
 from dataproduct_mcp.server.builder import build_server
+configure_logging("INFO")  # as serve does, before the server is built
 build_server(Application.build(load_settings(data_dir=pathlib.Path(sys.argv[2]))))
 with open(sys.argv[1], "w") as f:
     json.dump(sorted(sys.modules), f)
@@ -116,10 +118,11 @@ with open(sys.argv[1], "w") as f:
 
 def test_serve_composes_without_what_only_later_calls_need(tmp_path: Path) -> None:
     """Everything `serve` builds before its first answer, without pyarrow (first validation or
-    stream), jsonschema (first ORD check), rdflib (first Dublin Core) or httpx (a registry URL)."""
+    stream), jsonschema (first ORD check), rdflib (first Dublin Core), httpx (a registry URL) or
+    rich (the SDK's log handler, which our own logging makes redundant)."""
     out = tmp_path / "modules.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DPMCP_")}
     subprocess.run([sys.executable, "-c", SERVE_PROBE, str(out), str(tmp_path)], env=env, check=True, timeout=120)
     top = {name.split(".")[0] for name in json.loads(out.read_text())}
     assert "mcp" in top and "starlette" in top  # the probe did build the server
-    assert not top & {"pyarrow", "numpy", "jsonschema", "rdflib", "lxml", "httpx", "tenacity", "pandas"}
+    assert not top & {"pyarrow", "numpy", "jsonschema", "rdflib", "lxml", "httpx", "tenacity", "pandas", "rich"}

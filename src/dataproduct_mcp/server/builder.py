@@ -6,9 +6,11 @@ one boundary (:mod:`dataproduct_mcp.server.errors`) as the structured error of c
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -54,7 +56,8 @@ class DataProductServer(MCPServer[Any]):
     """MCPServer whose tool calls run in a request scope and fail only with structured errors."""
 
     def __init__(self, app: Application, *, use_schema_cache: bool = True, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        with _sdk_logging_setup_skipped():
+            super().__init__(**kwargs)
         self.app = app
         self.use_schema_cache = use_schema_cache  # server/schema_cache.py
 
@@ -121,6 +124,25 @@ class DataProductServer(MCPServer[Any]):
         # Unknown tool names are folded into one label value: labels must stay bounded.
         tool = name if self._tool_manager.get_tool(name) is not None else "unknown"
         self.app.metrics.observe_tool(tool, outcome, time.perf_counter() - started, code)
+
+
+@contextlib.contextmanager
+def _sdk_logging_setup_skipped() -> Iterator[None]:
+    """The SDK's ``MCPServer()`` sets up logging with ``logging.basicConfig`` and a rich handler:
+    nothing happens when the root logger has a handler already (ours: logs.configure_logging), but
+    rich is imported (~15 ms) for the handler that is then dropped. In exactly that case the call
+    is left out; otherwise the SDK does what it always does."""
+    if not logging.getLogger().handlers:
+        yield
+        return
+    from mcp.server.mcpserver import server as sdk_server
+
+    configure = sdk_server.configure_logging
+    sdk_server.configure_logging = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        sdk_server.configure_logging = configure
 
 
 def build_server(
