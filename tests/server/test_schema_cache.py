@@ -60,3 +60,18 @@ async def test_calls_through_cached_tools_validate_arguments_and_results(app: Ap
         assert got["id"] == product["id"]
         err = await call_err(client, "list_data_products", {"limit": 0})
         assert (err["code"], err["field"]) == ("invalid-argument", "limit")
+
+
+async def test_cached_tools_create_their_argument_models_when_first_called(app: Application) -> None:
+    """Building the server creates no argument model for a current entry; a call does, once."""
+    from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
+
+    before = set(ArgModelBase.__subclasses__())
+    server = build_server(app)
+    tool_models = {f"{name}Arguments" for name in server._tool_manager._tools}  # (resource templates have theirs)
+    assert not {m.__name__ for m in set(ArgModelBase.__subclasses__()) - before} & tool_models
+    async with Client(server) as client:
+        err = await call_err(client, "list_data_products", {"limit": 0})
+        assert (err["code"], err["field"]) == ("invalid-argument", "limit")
+    made = [m for m in ArgModelBase.__subclasses__() if m.__name__ == "list_data_productsArguments"]
+    assert server._tool_manager._tools["list_data_products"].fn_metadata.arg_model in made

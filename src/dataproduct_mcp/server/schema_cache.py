@@ -6,8 +6,9 @@ first answer of every process). The schemas only change with the code, so
 ``scripts/gen_docs.py`` writes them to ``tool_schemas.json`` next to this module (and
 ``--check``, run by the tests, fails when they are out of date).
 
-At start a tool whose entry is current is built from it: the SDK's own argument model (cheap:
-no schema), the cached parameter and output schemas. An entry is current when its fingerprint
+At start a tool whose entry is current is built from it: the cached parameter and output schemas,
+and the SDK's own argument model, created when the tool is first called (or the model first read)
+rather than at start (pydantic model creation: ~12 ms for the 18 tools). An entry is current when its fingerprint
 matches: a digest of the tool's name, title, description and annotations, the mcp and pydantic
 versions, and the source of every module that defines a type its signature reaches. Anything
 else — no entry, a stale one, a return type that is not a pydantic model — takes the SDK's
@@ -22,8 +23,8 @@ import inspect
 import json
 import sys
 import typing
-from collections.abc import Callable
-from functools import cache
+from collections.abc import Callable, Sequence
+from functools import cache, partial
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,10 @@ import pydantic
 from mcp.server.mcpserver.resolve import find_resolved_parameters
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
-from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata, func_metadata
 from mcp.shared._callable_inspection import is_async_callable
 from mcp.types import Icon, ToolAnnotations
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 __all__ = ["CACHE_FILE", "build_entry", "cached_tool", "fingerprint", "load"]
 
@@ -141,6 +142,34 @@ def build_entry(tool: Tool) -> dict[str, Any] | None:
     }
 
 
+class _LazyArgsMetadata(FuncMetadata):
+    """The SDK's FuncMetadata whose ``arg_model`` is created on first read (the SDK reads it to
+    validate a call's arguments), from the same ``func_metadata`` the SDK's own path uses."""
+
+    _make_arg_model: Callable[[], type[ArgModelBase]] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def create(
+        cls, fn: Callable[..., Any], skip_names: Sequence[str], output_schema: dict[str, Any], output_model: type
+    ) -> _LazyArgsMetadata:
+        meta = cls(arg_model=ArgModelBase, output_schema=output_schema, output_model=output_model, wrap_output=False)
+        del meta.__dict__["arg_model"]  # read through __getattr__ until made
+        meta._make_arg_model = partial(_arg_model, fn, skip_names)
+        return meta
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "arg_model":
+            make = self._make_arg_model
+            assert make is not None
+            model = self.__dict__["arg_model"] = make()
+            return model
+        return super().__getattr__(name)  # type: ignore[misc]
+
+
+def _arg_model(fn: Callable[..., Any], skip_names: Sequence[str]) -> type[ArgModelBase]:
+    return func_metadata(fn, skip_names=skip_names, structured_output=False).arg_model
+
+
 def cached_tool(
     fn: Callable[..., Any],
     name: str,
@@ -161,13 +190,8 @@ def cached_tool(
     if entry.get("fingerprint") != fingerprint(fn, name, title, description, annotations, sig):
         return None
     context_kwarg = find_context_parameter(fn)
-    args = func_metadata(fn, skip_names=[context_kwarg] if context_kwarg else [], structured_output=False)
-    fn_metadata = FuncMetadata(
-        arg_model=args.arg_model,
-        output_schema=entry["output_schema"],
-        output_model=output_model,
-        wrap_output=False,
-    )
+    skip = [context_kwarg] if context_kwarg else []
+    fn_metadata = _LazyArgsMetadata.create(fn, skip, entry["output_schema"], output_model)
     return Tool(
         fn=fn,
         name=name,
