@@ -88,9 +88,10 @@ async def _on_signal(stop: Callable[[], None]) -> AsyncIterator[None]:
 async def serve_stdio(app: Application, *, ready: Callable[[], None] | None = None) -> None:
     """MCP over stdin/stdout; the HTTP side listens on DPMCP_HTTP_HOST:DPMCP_HTTP_PORT (0 = ephemeral).
 
-    The HTTP side's socket is bound (and its URL known) before stdin is read; uvicorn starts serving
-    it beside the MCP session instead of ahead of it (a connection made meanwhile waits in the
-    socket's backlog). ``runtime.started`` (the /startup probe) turns true once uvicorn serves.
+    The HTTP side's socket is bound (and its URL known) before stdin is read, and uvicorn starts
+    serving it when the first connection arrives (that connection waits in the socket's backlog
+    meanwhile): a session that never uses the HTTP side does not pay for its start before its first
+    answer. ``runtime.started`` (the /startup probe) turns true once uvicorn serves.
     ``ready`` runs once, just before stdin is read."""
     app.runtime.transport = "stdio"
     mcp = build_server(app)
@@ -101,18 +102,29 @@ async def serve_stdio(app: Application, *, ready: Callable[[], None] | None = No
 
         def http_started() -> None:
             app.runtime.started = True
-            log.info("MCP on stdio; HTTP side on %s", app.runtime.http_url)
 
         http.on_started = http_started
+        waiting = anyio.CancelScope()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(partial(http.serve, sockets=[sock]))
+            tg.start_soon(_serve_from_first_connection, http, sock, waiting)
             if ready is not None:
                 ready()
+            log.info("MCP on stdio; HTTP side on %s", app.runtime.http_url)
             with anyio.CancelScope() as stdio_scope:
                 async with _on_signal(stdio_scope.cancel):
                     await mcp.run_stdio_async()  # returns when stdin closes
                     log.info("stdin closed, shutting down")
+            waiting.cancel()  # no connection came: uvicorn never started
             http.should_exit = True
+
+
+async def _serve_from_first_connection(http: uvicorn.Server, sock: socket.socket, waiting: anyio.CancelScope) -> None:
+    with waiting:
+        await anyio.wait_socket_readable(sock)  # a connection is pending
+    if waiting.cancelled_caught:
+        sock.close()
+        return
+    await http.serve(sockets=[sock])
 
 
 def _bind_http_side(app: Application, host: str, port: int) -> tuple[socket.socket, str]:
