@@ -109,13 +109,17 @@ def stdio_run(kind: str, timeout: float) -> float:
         return anyio.run(first_call, params, tool, {}, timeout)
 
 
-# Phases of `serve` up to reading stdin (the HTTP side's start is left out), and the echo server's.
+# Phases of `serve` up to reading stdin, in its order (cli/serve.py, server/run.py): collection off
+# until ready, settings, logging, the application, the transports' module, the MCP server, start,
+# the HTTP side's socket; then the first calls. The echo server's own start beside it.
 BREAKDOWN_CHILD = """
-import json, sys, tempfile, time
+import gc, json, sys, tempfile, time
 from pathlib import Path
 marks, t0 = [], time.perf_counter()
 def mark(name):
     marks.append((name, time.perf_counter()))
+if sys.argv[1] != "echo":
+    gc.disable()  # as `serve` does until it is ready (the echo server keeps the default)
 import mcp.server.mcpserver; mark("import mcp")
 if sys.argv[1] == "echo":
     sys.path.insert(0, sys.argv[2])
@@ -128,15 +132,18 @@ else:
     settings = load_settings(data_dir=Path(tempfile.mkdtemp()) / "data", log_level="WARNING"); mark("load_settings")
     configure_logging("WARNING")
     from dataproduct_mcp.app import Application; mark("import app (services, stores, domain)")
-    from dataproduct_mcp.server.builder import build_server; mark("import server")
+    from dataproduct_mcp.server import run; mark("import server.run (uvicorn, HTTP side)")
     app = Application.build(settings); mark("Application.build")
-    async def run():
-        server = build_server(app); mark("build_server (18 tools)")
+    async def serve():
+        server = run.build_server(app); mark("build_server (18 tools)")
         await app.start(); mark("app.start (data dir, database, migrations, workers)")
+        sock, _ = run._bind(settings.http_host, 0); mark("HTTP side's socket bound")
+        gc.freeze(); gc.enable(); mark("ready (gc.freeze)")
         await server.call_tool("list_file_formats", {}); mark("first list_file_formats")
         await server.call_tool("get_server_status", {}); mark("first get_server_status")
+        sock.close()
         await app.close()
-    anyio.run(run)
+    anyio.run(serve)
 prev, out = t0, []
 for name, t in marks:
     out.append([name, t - prev])

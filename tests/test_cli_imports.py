@@ -126,3 +126,36 @@ def test_serve_composes_without_what_only_later_calls_need(tmp_path: Path) -> No
     top = {name.split(".")[0] for name in json.loads(out.read_text())}
     assert "mcp" in top and "starlette" in top  # the probe did build the server
     assert not top & {"pyarrow", "numpy", "jsonschema", "rdflib", "lxml", "httpx", "tenacity", "pandas", "rich"}
+
+
+FIRST_CALL_PROBE = """
+import sys, json, pathlib
+import anyio
+from dataproduct_mcp.config import load_settings
+from dataproduct_mcp.logs import configure_logging
+from dataproduct_mcp.app import Application
+from dataproduct_mcp.server import run  # noqa: F401
+from dataproduct_mcp.server.builder import build_server
+configure_logging("WARNING")
+app = Application.build(load_settings(data_dir=pathlib.Path(sys.argv[2]), rate_limit=sys.argv[3]))
+async def first_call():
+    server = build_server(app)
+    async with app:
+        result = await server.call_tool("list_file_formats", {})
+        assert not getattr(result, "is_error", False), result
+anyio.run(first_call)
+with open(sys.argv[1], "w") as f:
+    json.dump(sorted(sys.modules), f)
+"""
+
+
+@pytest.mark.parametrize("rate_limit", ["off", "1200/minute"])
+def test_a_first_list_file_formats_loads_limits_only_with_a_rate_limit(tmp_path: Path, rate_limit: str) -> None:
+    out = tmp_path / "modules.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DPMCP_")}
+    argv = [sys.executable, "-c", FIRST_CALL_PROBE, str(out), str(tmp_path / "data"), rate_limit]
+    subprocess.run(argv, env=env, check=True, timeout=120)
+    top = {name.split(".")[0] for name in json.loads(out.read_text())}
+    assert ("limits" in top) is (rate_limit != "off")
+    # Nor what only other calls need, nor the HTTP side's protocols (uvicorn loads them when it serves).
+    assert not top & {"pyarrow", "jsonschema", "rdflib", "httpx", "rich", "h11", "websockets"}
