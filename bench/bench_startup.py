@@ -18,6 +18,9 @@ With ``--breakdown``, where the server's start-up goes: each phase of what ``ser
 it reads stdin, timed inside fresh processes (best and median of ``--runs``), the echo server's
 own start beside it.
 
+The spawned commands import this checkout's ``src`` (first on PYTHONPATH; the path is printed),
+whichever checkout the shared virtualenv's console script was installed from.
+
 Bounded: ``--runs`` runs per side, each with ``--timeout`` seconds; everything on 127.0.0.1.
 The load average is printed before and after (take figures when it is low).
 
