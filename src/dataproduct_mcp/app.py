@@ -26,6 +26,7 @@ from dataproduct_mcp.ord.registry import RegistryClient
 from dataproduct_mcp.persistence import Store, open_store
 from dataproduct_mcp.services.audit import SYSTEM_TENANT, AuditLog
 from dataproduct_mcp.services.checks import CheckResult, StartupFailed, data_dir_check
+from dataproduct_mcp.services.contracts import ContractService
 from dataproduct_mcp.services.files import PathPolicy, storage_from
 from dataproduct_mcp.services.health import HealthService, Runtime
 from dataproduct_mcp.services.lineage import LineageService
@@ -78,6 +79,7 @@ class Application:
     audit: AuditLog
     products: ProductService
     lineage: LineageService
+    contracts: ContractService
     tasks: TaskService
     task_runner: TaskRunner
     validation: ValidationService
@@ -116,6 +118,7 @@ class Application:
             max_result_bytes=settings.max_result_bytes,
         )
         lineage = LineageService(store, products, max_result_bytes=settings.max_result_bytes)
+        contracts = ContractService(store, products, lineage, max_result_bytes=settings.max_result_bytes)
         tasks = TaskService(store, cursor_secret=cursor_key, max_result_bytes=settings.max_result_bytes)
         task_runner = TaskRunner(
             tasks,
@@ -190,6 +193,7 @@ class Application:
             audit=audit,
             products=products,
             lineage=lineage,
+            contracts=contracts,
             tasks=tasks,
             task_runner=task_runner,
             validation=validation,
