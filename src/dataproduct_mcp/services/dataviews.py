@@ -99,7 +99,8 @@ def _read_error(info: SourceInfo, exc: BaseException) -> DpError:
     import pyarrow as pa
 
     name = info.path.name or str(info.path)
-    if isinstance(exc, pa.ArrowException | ValueError):
+    # Arrow reports corrupt content as ArrowException or as an OSError without an errno
+    if isinstance(exc, pa.ArrowException | ValueError) or (isinstance(exc, OSError) and exc.errno is None):
         return UnsupportedFormat(f"cannot read {name} as {info.format}: {exc}"[:MESSAGE_CHARS], format=info.format)
     return FileNotFound(f"cannot read {name}: {exc}"[:MESSAGE_CHARS])
 
