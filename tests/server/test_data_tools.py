@@ -132,6 +132,7 @@ async def test_profile_figures_of_a_known_file_are_exact(client: Client, known: 
     var = sum((v - 50 / 9) ** 2 for v in values) / 9
     assert amount["stddev"] == pytest.approx(var**0.5)
     assert (cols["day"]["min"], cols["day"]["max"]) == ("2024-01-01", "2024-01-10")
+    assert cols["day"]["top_values"][:2] == [{"value": "2024-01-01", "count": 1}, {"value": "2024-01-02", "count": 1}]
     assert cols["price"]["top_values"] == [{"value": "1.50", "count": 10}]
     assert cols["blob"]["top_values"] == [{"value": {"$base64": "AAE=", "length": 2}, "count": 10}]
     assert cols["id"]["distinct_estimate"] == 10 and cols["id"]["mean"] == 5.5

@@ -11,6 +11,7 @@ by ``pyarrow.compute`` on the batch and merged into a small running state:
   ``EXACT_DISTINCT_CAP`` values (or ``EXACT_DISTINCT_BYTES``); then an Apache DataSketches
   HyperLogLog sketch (``lg_k = HLL_LG_K``: relative standard error 1.6 %) fed each batch's unique
   values (only distinct values per batch cross into Python);
+- temporal values are keyed by their integer ticks for both (ISO strings only in the result);
 - top values: a mergeable Misra-Gries summary of ``SUMMARY_SIZE`` counters. Each batch's
   ``value_counts`` is reduced to its ``SUMMARY_SIZE`` largest (minus the next largest, the
   Misra-Gries step) and added in; when the summary overflows, the same step shrinks it. Every
@@ -31,7 +32,15 @@ import pyarrow.compute as pc
 from dataproduct_mcp.domain.dataviews import ColumnProfile, TopValue
 from dataproduct_mcp.services.cells import Cells, python_values
 
-__all__ = ["EXACT_DISTINCT_CAP", "HLL_LG_K", "SUMMARY_SIZE", "ColumnProfiler", "MisraGries"]
+__all__ = [
+    "EXACT_DISTINCT_CAP",
+    "HLL_LG_K",
+    "SUMMARY_SIZE",
+    "ColumnProfiler",
+    "MisraGries",
+    "from_physical",
+    "physical",
+]
 
 EXACT_DISTINCT_CAP = 16_384
 EXACT_DISTINCT_BYTES = 8 * 1024 * 1024
@@ -74,6 +83,26 @@ def _nested(t: pa.DataType) -> bool:
     return pa.types.is_nested(t)
 
 
+def _temporal(t: pa.DataType) -> bool:
+    return pa.types.is_temporal(t)
+
+
+def physical(arr: pa.Array) -> pa.Array:
+    """A temporal array as its integer ticks (zero-copy): cheap keys for the sketch and the summary."""
+    t = arr.type
+    if _temporal(t):
+        return arr.view(pa.int32() if t.bit_width == 32 else pa.int64())
+    return arr
+
+
+def from_physical(values: list[Any], t: pa.DataType) -> list[Any]:
+    """Keys made by :func:`physical` back as the Python values of type ``t`` (ISO strings for temporal)."""
+    if not _temporal(t):
+        return values
+    ticks = pa.array(values, pa.int32() if t.bit_width == 32 else pa.int64())
+    return python_values(ticks.view(t))
+
+
 def _sketchable(values: list[Any]) -> list[int | float | str]:
     out: list[int | float | str] = []
     for v in values:
@@ -99,7 +128,7 @@ class ColumnProfiler:
         self.n = 0  # non-null values in the mean/variance state
         self.mean = 0.0
         self.m2 = 0.0
-        self.uniques: pa.Array | None = pa.array([], t) if not self.nested else None
+        self.uniques: pa.Array | None = physical(pa.array([], t)) if not self.nested else None
         self.sketch: Any = None
         self.summary = MisraGries()
 
@@ -122,12 +151,13 @@ class ColumnProfiler:
         self.extremes = pa.array([merged["min"], merged["max"]], self.type)
         if self.numeric:
             self._moments(values)
-        unique = pc.unique(values)
+        keys = physical(values)  # temporal values as ticks: no string per value
+        unique = pc.unique(keys)
         self._distinct(unique)
-        if len(unique) == len(values):  # every value once: the counts are the values themselves
+        if len(unique) == len(keys):  # every value once: the counts are the values themselves
             self.summary.add_counts(unique, pa.repeat(pa.scalar(1, pa.int64()), len(unique)))
         else:
-            vc = pc.value_counts(values)
+            vc = pc.value_counts(keys)
             self.summary.add_counts(vc.field("values"), vc.field("counts"))
 
     def _moments(self, values: pa.Array) -> None:
@@ -199,7 +229,9 @@ class ColumnProfiler:
             exact = len(self.uniques)
             out.distinct_estimate, out.distinct_method = exact, "exact"
             out.distinct_bounds, out.distinct_relative_error = [exact, exact], 0.0
-        out.top_values = [TopValue(value=cells.value(v), count=c) for v, c in self.summary.top(top)]
+        pairs = self.summary.top(top)
+        values = from_physical([v for v, _ in pairs], self.type)
+        out.top_values = [TopValue(value=cells.value(v), count=c) for v, (_, c) in zip(values, pairs, strict=True)]
         out.top_values_max_error = self.summary.max_error
         return out
 
