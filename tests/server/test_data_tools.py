@@ -261,3 +261,14 @@ async def test_preview_and_profile_of_an_s3_prefix(s3_client: tuple[Client, str]
     assert cols["region"]["top_values"] == [{"value": "eu", "count": 100}, {"value": "us", "count": 100}]
     err = await call_err(client, "preview_data", {"path": f"s3://{bucket}/private/x.parquet"})
     assert err["code"] == "path-not-allowed"
+
+
+async def test_profile_of_nested_and_long_values_keeps_counts_and_cuts_values(client: Client, tmp_path: Path) -> None:
+    long = "z" * 3000
+    lines = [json.dumps({"tags": ["a"] if i % 2 else None, "text": long if i < 3 else "short"}) for i in range(6)]
+    (tmp_path / "n.jsonl").write_text("\n".join(lines) + "\n")
+    out = await call_ok(client, "profile", {"path": str(tmp_path / "n.jsonl")})
+    tags, text = out["columns"]
+    assert (tags["count"], tags["nulls"], tags["top_values"]) == (3, 3, []) and tags["note"]
+    assert text["top_values"][0] == {"value": "z" * 200 + "…", "count": 3} and out["values_truncated"]
+    assert text["distinct_estimate"] == 2 and text["max"] == "z" * 200 + "…"

@@ -23,8 +23,9 @@ Nested columns (lists, structs, maps) get count and nulls only.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -43,10 +44,32 @@ __all__ = [
 ]
 
 EXACT_DISTINCT_CAP = 16_384
-EXACT_DISTINCT_BYTES = 8 * 1024 * 1024
+EXACT_DISTINCT_BYTES = 1024 * 1024
+KEY_CHARS = 256  # a longer string (or binary) value is kept in the summary as its prefix and a digest
 HLL_LG_K = 12
 SUMMARY_SIZE = 1024
 NUM_STD_DEV = 2  # the distinct bounds: ~95 %
+
+
+class Cut(NamedTuple):
+    """A long value's key in the summary: bounded memory whatever the cells hold."""
+
+    prefix: str | bytes
+    digest: str
+
+
+def _key(v: Any) -> Any:
+    if isinstance(v, str | bytes) and len(v) > KEY_CHARS:
+        data = v.encode() if isinstance(v, str) else v
+        return Cut(v[:KEY_CHARS], hashlib.blake2b(data, digest_size=16).hexdigest())
+    return v
+
+
+def _unkey(v: Any) -> Any:
+    """A summary key as the value to show: a cut value shows its prefix (cut again by the cells)."""
+    if isinstance(v, Cut):
+        return v.prefix + "…" if isinstance(v.prefix, str) else v.prefix
+    return v
 
 
 class MisraGries:
@@ -62,12 +85,13 @@ class MisraGries:
         if len(counts) > self.size:
             keep = pc.select_k_unstable(counts, k=self.size + 1, sort_keys=[("dummy", "descending")])
             values, counts = values.take(keep), counts.take(keep)
-            pairs = sorted(zip(python_values(values), counts.to_pylist(), strict=True), key=lambda p: -p[1])
+            keys = [_key(v) for v in python_values(values)]
+            pairs = sorted(zip(keys, counts.to_pylist(), strict=True), key=lambda p: -p[1])
             cut = pairs[-1][1]
             self.max_error += cut
             pairs = [(v, c - cut) for v, c in pairs[:-1] if c > cut]
         else:
-            pairs = list(zip(python_values(values), counts.to_pylist(), strict=True))
+            pairs = list(zip([_key(v) for v in python_values(values)], counts.to_pylist(), strict=True))
         for value, count in pairs:
             self.counts[value] = self.counts.get(value, 0) + count
         if len(self.counts) > self.size:
@@ -76,7 +100,8 @@ class MisraGries:
             self.counts = {v: c - cut for v, c in self.counts.items() if c > cut}
 
     def top(self, k: int) -> list[tuple[Any, int]]:
-        return sorted(self.counts.items(), key=lambda p: (-p[1], str(p[0])))[:k]
+        ranked = sorted(self.counts.items(), key=lambda p: (-p[1], str(p[0])))[:k]
+        return [(_unkey(v), c) for v, c in ranked]
 
 
 def _nested(t: pa.DataType) -> bool:
@@ -131,6 +156,7 @@ class ColumnProfiler:
         self.uniques: pa.Array | None = physical(pa.array([], t)) if not self.nested else None
         self.sketch: Any = None
         self.summary = MisraGries()
+        self.note: str | None = "nested type: only count and nulls are profiled" if self.nested else None
 
     def update(self, column: pa.Array) -> None:
         if isinstance(column, pa.ChunkedArray):
@@ -139,8 +165,14 @@ class ColumnProfiler:
             column = column.dictionary_decode()
         self.rows += len(column)
         self.nulls += column.null_count
-        if self.nested:
+        if self.note is not None:
             return
+        try:
+            self._figures(column)
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            self.note = f"{self.type}: only count and nulls are profiled (no ordering or hashing for it)"
+
+    def _figures(self, column: pa.Array) -> None:
         values = column.drop_null() if column.null_count else column
         if len(values) == 0:
             return
@@ -209,8 +241,8 @@ class ColumnProfiler:
             nulls=self.nulls,
             null_fraction=round(self.nulls / scanned, 6) if scanned else 0.0,
         )
-        if self.nested:
-            out.note = "nested type: only count and nulls are profiled"
+        if self.note is not None:
+            out.note = self.note
             return out
         if self.extremes is not None:
             low, high = python_values(self.extremes)
