@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import deque
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -184,13 +185,10 @@ class ColumnProfiler:
         if self.numeric:
             self._moments(values)
         keys = physical(values)  # temporal values as ticks: no string per value
-        unique = pc.unique(keys)
+        vc = pc.value_counts(keys)  # one hash pass gives both the batch's distinct values and their counts
+        unique = vc.field("values")
         self._distinct(unique)
-        if len(unique) == len(keys):  # every value once: the counts are the values themselves
-            self.summary.add_counts(unique, pa.repeat(pa.scalar(1, pa.int64()), len(unique)))
-        else:
-            vc = pc.value_counts(keys)
-            self.summary.add_counts(vc.field("values"), vc.field("counts"))
+        self.summary.add_counts(unique, vc.field("counts"))
 
     def _moments(self, values: pa.Array) -> None:
         floats = values.cast(pa.float64())
@@ -224,13 +222,11 @@ class ColumnProfiler:
         update = self.sketch.update
         if values and isinstance(values[0], int | float | str) and not isinstance(values[0], bool):
             try:
-                for v in values:
-                    update(v)
+                deque(map(update, values), maxlen=0)  # the loop in C: half the time of a for loop
                 return
             except TypeError:
-                pass  # mixed Python types (rare): the slow path below
-        for v in _sketchable(values):
-            update(v)
+                pass  # mixed Python types (rare): the slow path below (HLL ignores values seen twice)
+        deque(map(update, _sketchable(values)), maxlen=0)
 
     def result(self, scanned: int, top: int, cells: Cells) -> ColumnProfile:
         count = self.rows - self.nulls
