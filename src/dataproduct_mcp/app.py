@@ -27,6 +27,7 @@ from dataproduct_mcp.persistence import Store, open_store
 from dataproduct_mcp.services.audit import SYSTEM_TENANT, AuditLog
 from dataproduct_mcp.services.checks import CheckResult, StartupFailed, data_dir_check
 from dataproduct_mcp.services.contracts import ContractService
+from dataproduct_mcp.services.dataviews import DataViewService
 from dataproduct_mcp.services.files import PathPolicy, storage_from
 from dataproduct_mcp.services.health import HealthService, Runtime
 from dataproduct_mcp.services.lineage import LineageService
@@ -83,6 +84,7 @@ class Application:
     tasks: TaskService
     task_runner: TaskRunner
     validation: ValidationService
+    dataviews: DataViewService
     streams: StreamService
     ord: OrdService
     publication: PublicationService
@@ -137,6 +139,11 @@ class Application:
             observer=metrics.observe_report,
         )
         register_validation_kinds(tasks, products, validation)
+        dataviews = DataViewService(
+            policy,
+            max_result_bytes=settings.max_result_bytes,
+            time_budget_s=settings.validation_time_budget_seconds,
+        )
         streams = StreamService(
             policy,
             products,
@@ -197,6 +204,7 @@ class Application:
             tasks=tasks,
             task_runner=task_runner,
             validation=validation,
+            dataviews=dataviews,
             streams=streams,
             ord=ord_service,
             publication=publication,
