@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from pydantic import BaseModel, ConfigDict
 
+from dataproduct_mcp.domain.contract import ContractStats
 from dataproduct_mcp.domain.validation import Finding, FindingCode, Report
 from dataproduct_mcp.errors import FileNotFound, UnsupportedFormat
 from dataproduct_mcp.validators.base import (
@@ -49,6 +50,7 @@ from dataproduct_mcp.validators.formats import SPECS
 if TYPE_CHECKING:
     from dataproduct_mcp.sources.remote import RemoteObject
     from dataproduct_mcp.validators.filehash import FileHash
+    from dataproduct_mcp.validators.measures import Measured
 
 __all__ = ["FormatInfo", "detect", "get", "list_formats", "validate_path", "validate_remote", "validators"]
 
@@ -309,6 +311,7 @@ def _validate(
     if size == 0:
         ctx.check("empty-file")
         collector.error(FindingCode.empty_file, "file is empty (0 bytes)")
+        result.measured = _measured(ctx, result)
     else:
         result = _run(validator, source, ctx)
     ahead = sha256_ahead.result() if sha256_ahead is not None else None
@@ -327,7 +330,7 @@ def _validate(
     extra = dict(result.extra)
     if is_gzip:
         extra["compression"] = "gzip"
-    return Report(
+    report = Report(
         valid=collector.error_count == 0,
         path=str(path),
         format=validator.name,
@@ -345,6 +348,24 @@ def _validate(
         elapsed_ms=round((time.monotonic() - started) * 1000, 3),
         extra=extra,
     )
+    report._measured = result.measured
+    return report
+
+
+def _measured(ctx: ValidationContext, result: FormatResult) -> Measured | None:
+    """The contract's counts of a file read to its end (else None: its rules are not checked).
+    A format without a table checker (XML), or a file without one of the columns, has no counts
+    but the row count."""
+    if not ctx.options.measurements:
+        return None
+    if "stopped" in result.extra or FindingCode.format_error in ctx.findings.error_codes:
+        return None  # not read to the end, or rows skipped: the counts would be of part of the file
+    if ctx.measures is None:
+        from dataproduct_mcp.validators.measures import Measured
+
+        return Measured(stats=ContractStats(rows=result.rows))
+    measured: Measured = ctx.measures.result(result.rows)
+    return measured
 
 
 def _position(finding: Finding) -> tuple[int, int, int]:
@@ -366,7 +387,9 @@ def _detect_for(
 
 def _run(validator: FormatValidator, source: Source, ctx: ValidationContext) -> FormatResult:
     try:
-        return validator.validate(source, ctx)
+        result = validator.validate(source, ctx)
+        result.measured = _measured(ctx, result)
+        return result
     except Cancelled:
         raise
     except TimeBudgetExceeded:

@@ -1,20 +1,33 @@
-"""Bounded-memory duplicate detection for ``unique`` columns, over the whole file.
+"""Bounded-memory duplicate detection, over the whole file.
 
-:class:`UniqueTracker` keeps a set of 64-bit value hashes per column, at most ``UNIQUE_CAP``
-entries for the whole file (about 70 MB at the cap). When the cap is hit a warning says from
-which row uniqueness stopped being checked; collisions of the 64-bit hash are possible in theory
-(about 1 in 10^7 at the cap) and would show as a false ``unique-error``. The shared
-:class:`~dataproduct_mcp.validators.tabular.TableChecker` owns one per file.
+:class:`UniqueTracker` (``unique`` columns, which report each repeat at its row) keeps a set of
+64-bit value hashes per column, at most ``UNIQUE_CAP`` entries for the whole file (about 70 MB at
+the cap). When the cap is hit a warning says from which row uniqueness stopped being checked;
+collisions of the 64-bit hash are possible in theory (about 1 in 10^7 at the cap) and would show
+as a false ``unique-error``. The shared :class:`~dataproduct_mcp.validators.tabular.TableChecker`
+owns one per file.
+
+:class:`DistinctHashes` counts distinct values for a contract's ``duplicateValues`` rule, which
+needs a count, not positions: :func:`hash_rows` hashes whole Arrow columns (one or several, a
+row's tuple) with numpy, and the distinct hashes are kept as sorted ``uint64`` arrays, at most
+``options.distinct_cap`` of them (8 bytes each; 32 MB at the default cap of 4 M, about three times
+that while two arrays are merged). Past the cap the count is given up (``size`` is None: the rule
+is reported as not checked, never with a wrong count). A 64-bit collision would make two values
+one, so a count could be one too high: about 1 in 10^6 at the cap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
 
 from dataproduct_mcp.domain.validation import FindingCode
 from dataproduct_mcp.validators.base import ValidationContext
 
-__all__ = ["UNIQUE_CAP", "UniqueTracker"]
+__all__ = ["UNIQUE_CAP", "DistinctHashes", "UniqueTracker", "hash_rows"]
 
 UNIQUE_CAP = 1_000_000
 
@@ -61,3 +74,157 @@ class UniqueTracker:
         for i, v in enumerate(values):
             if v is not None:
                 self.add(column, v, first_row + i)
+
+
+# -- counting distinct values (contract duplicateValues) ------------------------------------------
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_NULL = np.uint64(0x5BD1E9955BD1E995)  # the hash of a null inside a tuple
+_TABLE_BITS = 16
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, element-wise (uint64 arithmetic wraps)."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+with np.errstate(over="ignore"):
+    _WEIGHTS = _mix(np.arange(1 << _TABLE_BITS, dtype=np.uint64) + _GOLDEN)  # one weight per byte position
+
+
+def _weights(pos: np.ndarray) -> np.ndarray:
+    w = _WEIGHTS[np.minimum(pos, (1 << _TABLE_BITS) - 1)]
+    far = pos >= (1 << _TABLE_BITS)
+    if far.any():  # the same function beyond the table
+        w[far] = _mix(pos[far].astype(np.uint64) + _GOLDEN)
+    return w
+
+
+def _hash_strings(arr: pa.Array) -> np.ndarray:
+    """A 64-bit hash of each string's UTF-8 bytes: the sum of (byte + 1) times a pseudo-random weight
+    of its position, mixed with the length (vectorised over the array's data buffer)."""
+    if not pa.types.is_large_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    _, offsets_buffer, data_buffer = arr.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    lengths = np.diff(offsets)
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[start:end] if data_buffer is not None and end > start else None
+    if data is None:
+        return _mix(lengths.astype(np.uint64))
+    starts = offsets[:-1] - start
+    pos = np.arange(end - start, dtype=np.int64) - np.repeat(starts, lengths)
+    terms = np.append((data.astype(np.uint64) + np.uint64(1)) * _weights(pos), np.uint64(0))
+    sums = np.add.reduceat(terms, np.minimum(starts, len(terms) - 1))
+    sums[lengths == 0] = 0
+    return _mix(sums ^ (lengths.astype(np.uint64) * _M2))
+
+
+def _hash_column(arr: pa.Array) -> np.ndarray:
+    """A 64-bit hash of every value of ``arr`` (nulls give an arbitrary value; mask them)."""
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return _hash_strings(arr)
+    if pa.types.is_floating(t):
+        values = arr.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False) + 0.0  # -0.0 is 0.0
+        return _mix(values.view(np.uint64))
+    if pa.types.is_boolean(t) or pa.types.is_date32(t):
+        arr = arr.cast(pa.int32() if pa.types.is_date32(t) else pa.int8())
+    elif pa.types.is_timestamp(t):
+        arr = arr.cast(pa.timestamp("us"), safe=False)
+    if pa.types.is_integer(arr.type) or pa.types.is_timestamp(arr.type):
+        values = arr.cast(pa.int64(), safe=False).fill_null(0).to_numpy(zero_copy_only=False)
+        return _mix(values.view(np.uint64) + _GOLDEN)
+    return _hash_strings(arr.cast(pa.string()))  # decimals, dates of another kind: by their text
+
+
+def hash_rows(columns: Sequence[pa.Array], *, drop_nulls: bool) -> np.ndarray:
+    """A 64-bit hash per row of ``columns`` (equal-length arrays, one value type each). With
+    ``drop_nulls`` (one column: only its non-null values count) null rows are left out; otherwise
+    a null is a value of the tuple."""
+    with np.errstate(over="ignore"):
+        combined: np.ndarray | None = None
+        for arr in columns:
+            h = _hash_column(arr)
+            if arr.null_count and not drop_nulls:
+                h = np.where(arr.is_null().to_numpy(zero_copy_only=False), _NULL, h)
+            combined = h if combined is None else _mix(combined * _M1 + h)
+        assert combined is not None
+        if drop_nulls and columns[0].null_count:
+            assert len(columns) == 1
+            combined = combined[columns[0].is_valid().to_numpy(zero_copy_only=False)]
+        return combined
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Distinct values, sorted (numpy's ``unique`` is slower than a sort for uint64)."""
+    if len(values) < 2:
+        return values.copy()
+    s = np.sort(values)
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
+class DistinctHashes:
+    """The distinct row hashes of one ``duplicateValues`` measurement, at most ``cap`` of them
+    (module docstring). Arrays are merged when the unmerged ones outgrow the merged one, so each
+    hash is sorted O(log n) times; ``values`` counts the rows (or non-null values) added."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.values = 0
+        self.exhausted = False
+        self._merged = np.empty(0, dtype=np.uint64)
+        self._pending: list[np.ndarray] = []
+        self._pending_size = 0
+
+    def add(self, hashes: np.ndarray) -> None:
+        self.values += len(hashes)
+        if self.exhausted or not len(hashes):
+            return
+        self._pending.append(_sorted_unique(hashes))
+        self._pending_size += len(self._pending[-1])
+        if self._pending_size > max(len(self._merged), 1 << 16):
+            self._merge()
+
+    def union(self, other: DistinctHashes) -> None:
+        """Add what ``other`` (of another file of a dataset) holds."""
+        self.values += other.values
+        if other.exhausted or other.size is None:
+            self.exhausted = True
+            self._drop()
+        elif not self.exhausted:
+            self._pending.append(other._merged)
+            self._pending_size += len(other._merged)
+            self._merge()
+
+    def _merge(self) -> None:
+        merged = _sorted_unique(np.concatenate([self._merged, *self._pending]))
+        self._pending, self._pending_size = [], 0
+        if len(merged) > self.cap:
+            self.exhausted = True
+            self._drop()
+        else:
+            self._merged = merged
+
+    def _drop(self) -> None:
+        self._merged = np.empty(0, dtype=np.uint64)
+        self._pending, self._pending_size = [], 0
+
+    @property
+    def size(self) -> int | None:
+        """Distinct values held, or None past the cap (the count is not taken)."""
+        if self._pending and not self.exhausted:
+            self._merge()
+        return None if self.exhausted else len(self._merged)
+
+    @property
+    def duplicates(self) -> int | None:
+        size = self.size
+        return None if size is None else self.values - size
