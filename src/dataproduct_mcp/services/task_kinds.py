@@ -39,6 +39,8 @@ class ValidateFileParams(BaseModel):
     schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
     max_errors: Annotated[int, Field(ge=1, le=MAX_ERRORS_LIMIT)] = DEFAULT_MAX_ERRORS
     encoding: Annotated[str, Field(min_length=1, max_length=40)] = "utf-8"
+    contract: Annotated[str | None, Field(max_length=1024 * 1024, description="ODCS text")] = None
+    contract_table: Annotated[str | None, Field(max_length=1000)] = None
 
 
 class ValidateProductParams(BaseModel):
@@ -79,6 +81,8 @@ def register_validation_kinds(tasks: TaskService, products: ProductService, vali
             schema=p.schema_,
             max_errors=p.max_errors,
             encoding=p.encoding,
+            contract=p.contract,
+            contract_table=p.contract_table,
             progress=_byte_progress(ctx, 0.0, 1.0, f"validating {p.path}"),
             is_cancelled=ctx.is_cancelled,
         )
