@@ -257,7 +257,7 @@ class ValidationService:
             max_errors=max_errors,
             encoding=encoding,
             time_budget_s=self.time_budget_s,
-            measurements=tuple(contract.checks.measurements) if contract is not None else (),
+            measurements=contract.measurements if contract is not None else (),
             distinct_cap=self.distinct_cap,
         )
 

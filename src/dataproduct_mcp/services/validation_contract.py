@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dataproduct_mcp.domain.contract import ContractStats, QualityRule, UncheckedRule
+from dataproduct_mcp.domain.contract import ContractStats, Measurement, Metric, QualityRule, UncheckedRule
 from dataproduct_mcp.domain.validation import ContractSummary, Finding, FindingCode, Report
 from dataproduct_mcp.errors import InvalidArgument
 from dataproduct_mcp.validators.base import ValidationOptions
@@ -30,6 +30,15 @@ class ContractRequest:
     checks: ContractChecks
     text: str  # the contract as text (a background task's parameters carry it)
     key: str  # what the findings depend on (the schema object's checks): part of the cache key
+
+    @property
+    def measurements(self) -> tuple[Measurement, ...]:
+        """The counts to take; rowCount too when a rule needs it (then the row count is known to
+        be of the whole file: a file not read to its end has no counts at all)."""
+        needed = list(self.checks.measurements)
+        if any(isinstance(r, QualityRule) and r.measurement.metric is Metric.row_count for r in self.checks.rules):
+            needed.append(Measurement(metric=Metric.row_count))
+        return tuple(needed)
 
 
 def prepare_contract(contract: str | bytes | DataContract, table: str | None) -> ContractRequest:
