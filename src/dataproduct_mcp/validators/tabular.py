@@ -112,9 +112,8 @@ class TableChecker:
             ctype = spec.type if spec is not None else (types[i] if types is not None else ColumnType.string)
             self.columns.append(ColumnState(i, label, spec, ctype))
         self.by_label = {c.label: c for c in reversed(self.columns)}
-        self.measures: Measures | None = None
-        if ctx.options.measurements:
-            self.measures = ctx.measures = Measures(ctx.options.measurements, self.columns, ctx.options.distinct_cap)
+        measurements, cap = ctx.options.measurements, ctx.options.distinct_cap
+        self.measures = ctx.measures = Measures(measurements, self.columns, cap) if measurements else None
         self._check_header(header_line)
 
     # -- header -----------------------------------------------------------------------
@@ -186,16 +185,11 @@ class TableChecker:
                 value=cells[j],
                 **where,
             )
-        if self.measures is None:
-            for col, cell in zip(self.columns, cells, strict=False):
-                self._check_cell(col, cell or None, where, text=True)
-        else:
-            self.measures.record(
-                [
-                    self._check_cell(col, cell or None, where, text=True)
-                    for col, cell in zip(self.columns, cells, strict=False)
-                ]
-            )
+        values = [
+            self._check_cell(c, cell or None, where, text=True) for c, cell in zip(self.columns, cells, strict=False)
+        ]
+        if self.measures is not None:
+            self.measures.record(values)
 
     def check_mapping(
         self, record: Mapping[str, Any], *, row: int, line: int | None = None, byte_offset: int | None = None

@@ -11,7 +11,7 @@ owns one per file.
 needs a count, not positions: :func:`hash_rows` hashes whole Arrow columns (one or several, a
 row's tuple) with numpy, and the distinct hashes are kept as sorted ``uint64`` arrays, at most
 ``options.distinct_cap`` of them (8 bytes each; 32 MB at the default cap of 4 M, about three times
-that while two arrays are merged). Past the cap the count is given up (``size`` is None: the rule
+that while hashes wait and are merged). Past the cap the count is given up (``size`` is None: the rule
 is reported as not checked, never with a wrong count). A 64-bit collision would make two values
 one, so a count could be one too high: about 1 in 10^6 at the cap.
 """
@@ -83,13 +83,17 @@ _NULL = np.uint64(0x5BD1E9955BD1E995)  # the hash of a null inside a tuple
 _TABLE_BITS = 16
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser, element-wise (uint64 arithmetic wraps)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
+def _mix(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+    """splitmix64's finaliser, element-wise (uint64 arithmetic wraps); in place on ``x`` or on a
+    copy, with one scratch array (fresh arrays per step cost page faults)."""
+    x = x if inplace else x.copy()
+    tmp = np.empty_like(x)
+    for shift, factor in ((30, _M1), (27, _M2), (31, None)):
+        np.right_shift(x, np.uint64(shift), out=tmp)
+        np.bitwise_xor(x, tmp, out=x)
+        if factor is not None:
+            np.multiply(x, factor, out=x)
+    return x
 
 
 with np.errstate(over="ignore"):
@@ -115,13 +119,13 @@ def _hash_strings(arr: pa.Array) -> np.ndarray:
     start, end = int(offsets[0]), int(offsets[-1])
     data = np.frombuffer(data_buffer, dtype=np.uint8)[start:end] if data_buffer is not None and end > start else None
     if data is None:
-        return _mix(lengths.astype(np.uint64))
+        return _mix(lengths.astype(np.uint64), inplace=True)
     starts = offsets[:-1] - start
     pos = np.arange(end - start, dtype=np.int64) - np.repeat(starts, lengths)
     terms = np.append((data.astype(np.uint64) + np.uint64(1)) * _weights(pos), np.uint64(0))
     sums = np.add.reduceat(terms, np.minimum(starts, len(terms) - 1))
     sums[lengths == 0] = 0
-    return _mix(sums ^ (lengths.astype(np.uint64) * _M2))
+    return _mix(sums ^ (lengths.astype(np.uint64) * _M2), inplace=True)
 
 
 def _hash_column(arr: pa.Array) -> np.ndarray:
@@ -131,28 +135,33 @@ def _hash_column(arr: pa.Array) -> np.ndarray:
         return _hash_strings(arr)
     if pa.types.is_floating(t):
         values = arr.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False) + 0.0  # -0.0 is 0.0
-        return _mix(values.view(np.uint64))
+        return _mix(values.view(np.uint64), inplace=True)
     if pa.types.is_boolean(t) or pa.types.is_date32(t):
         arr = arr.cast(pa.int32() if pa.types.is_date32(t) else pa.int8())
     elif pa.types.is_timestamp(t):
         arr = arr.cast(pa.timestamp("us"), safe=False)
     if pa.types.is_integer(arr.type) or pa.types.is_timestamp(arr.type):
         values = arr.cast(pa.int64(), safe=False).fill_null(0).to_numpy(zero_copy_only=False)
-        return _mix(values.view(np.uint64) + _GOLDEN)
+        return values.view(np.uint64)  # the value itself: no two integers collide
     return _hash_strings(arr.cast(pa.string()))  # decimals, dates of another kind: by their text
 
 
 def hash_rows(columns: Sequence[pa.Array], *, drop_nulls: bool) -> np.ndarray:
-    """A 64-bit hash per row of ``columns`` (equal-length arrays, one value type each). With
-    ``drop_nulls`` (one column: only its non-null values count) null rows are left out; otherwise
-    a null is a value of the tuple."""
+    """A 64-bit key per row of ``columns`` (equal-length arrays, one value type each): equal rows
+    have equal keys, and distinct rows distinct ones but for 64-bit collisions (none among the
+    integers of one column, which are their own key). With ``drop_nulls`` (one column: only its
+    non-null values count) null rows are left out; otherwise a null is a value of the tuple."""
     with np.errstate(over="ignore"):
         combined: np.ndarray | None = None
         for arr in columns:
             h = _hash_column(arr)
             if arr.null_count and not drop_nulls:
                 h = np.where(arr.is_null().to_numpy(zero_copy_only=False), _NULL, h)
-            combined = h if combined is None else _mix(combined * _M1 + h)
+            if combined is None:
+                combined = h
+            else:
+                combined = _mix(combined, inplace=combined is not h and combined.flags.writeable)
+                np.bitwise_xor(combined, h, out=combined)
         assert combined is not None
         if drop_nulls and columns[0].null_count:
             assert len(columns) == 1
@@ -160,11 +169,12 @@ def hash_rows(columns: Sequence[pa.Array], *, drop_nulls: bool) -> np.ndarray:
         return combined
 
 
-def _sorted_unique(values: np.ndarray) -> np.ndarray:
-    """Distinct values, sorted (numpy's ``unique`` is slower than a sort for uint64)."""
+def _sorted_unique(values: np.ndarray, *, runs: bool = False) -> np.ndarray:
+    """Distinct values, sorted (numpy's ``unique`` is slower than a sort for uint64). ``runs``:
+    ``values`` is two sorted runs, which a stable sort (timsort) merges in linear time."""
     if len(values) < 2:
         return values.copy()
-    s = np.sort(values)
+    s = np.sort(values, kind="stable" if runs else "quicksort")
     keep = np.empty(len(s), dtype=bool)
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
@@ -173,8 +183,9 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 class DistinctHashes:
     """The distinct row hashes of one ``duplicateValues`` measurement, at most ``cap`` of them
-    (module docstring). Arrays are merged when the unmerged ones outgrow the merged one, so each
-    hash is sorted O(log n) times; ``values`` counts the rows (or non-null values) added."""
+    (module docstring). Hashes wait unsorted until there are more of them than of the merged ones
+    (and half the cap), then are sorted and merged: at most about twice the cap is held,
+    and each hash is merged O(log n) times. ``values`` counts the rows (or non-null values) added."""
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
@@ -188,9 +199,9 @@ class DistinctHashes:
         self.values += len(hashes)
         if self.exhausted or not len(hashes):
             return
-        self._pending.append(_sorted_unique(hashes))
-        self._pending_size += len(self._pending[-1])
-        if self._pending_size > max(len(self._merged), 1 << 16):
+        self._pending.append(hashes)
+        self._pending_size += len(hashes)
+        if self._pending_size > max(len(self._merged), self.cap // 2, 1 << 16):
             self._merge()
 
     def union(self, other: DistinctHashes) -> None:
@@ -205,7 +216,9 @@ class DistinctHashes:
             self._merge()
 
     def _merge(self) -> None:
-        merged = _sorted_unique(np.concatenate([self._merged, *self._pending]))
+        """Sort what is pending, then merge it with the sorted distinct hashes held."""
+        pending = _sorted_unique(np.concatenate(self._pending)) if self._pending else self._merged[:0]
+        merged = _sorted_unique(np.concatenate([self._merged, pending]), runs=True) if len(self._merged) else pending
         self._pending, self._pending_size = [], 0
         if len(merged) > self.cap:
             self.exhausted = True
