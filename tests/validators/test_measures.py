@@ -8,13 +8,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import fastavro
+import openpyxl
 import pyarrow as pa
+import pyarrow.ipc
 import pyarrow.parquet as pq
 import pytest
 
 from dataproduct_mcp.domain.contract import Measurement, Metric
 from dataproduct_mcp.domain.schema import TableSchema
-from dataproduct_mcp.validators import registry, textio
+from dataproduct_mcp.validators import measures, registry, textio
 from dataproduct_mcp.validators.base import ValidationOptions
 from dataproduct_mcp.validators.unique import DistinctHashes, hash_rows
 
@@ -90,13 +93,66 @@ def write_json(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    "write", [write_csv, write_parquet, write_jsonl, write_json], ids=["csv", "parquet", "jsonl", "json"]
-)
-def test_every_tabular_format_counts_the_same(tmp_path: Path, write: Any) -> None:
-    suffix = {"write_csv": "csv", "write_parquet": "parquet", "write_jsonl": "jsonl", "write_json": "json"}
-    path = write(tmp_path / f"orders.{suffix[write.__name__]}", ROWS)
-    assert counts(path) == EXPECTED
+def write_tsv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    write_csv(path, rows)
+    path.write_text(path.read_text().replace(",", "\t"))
+    return path
+
+
+def write_arrow(path: Path, rows: list[dict[str, Any]]) -> Path:
+    table = pa.Table.from_pylist(rows)
+    with pa.ipc.new_file(path, table.schema) as writer:
+        for batch in table.to_batches(max_chunksize=3):
+            writer.write_batch(batch)
+    return path
+
+
+def write_avro(path: Path, rows: list[dict[str, Any]]) -> Path:
+    fields = [("id", "long"), ("status", "string"), ("region", "string"), ("amount", "double")]
+    schema = {"type": "record", "name": "o", "fields": [{"name": n, "type": ["null", t]} for n, t in fields]}
+    with open(path, "wb") as out:
+        fastavro.writer(out, fastavro.parse_schema(schema), rows)
+    return path
+
+
+def write_xlsx(path: Path, rows: list[dict[str, Any]]) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["id", "status", "region", "amount"])
+    for r in rows:
+        sheet.append([r["id"], r["status"], r["region"], r["amount"]])
+    book.save(path)
+    return path
+
+
+WRITERS = {
+    "csv": write_csv,
+    "tsv": write_tsv,
+    "parquet": write_parquet,
+    "arrow": write_arrow,
+    "avro": write_avro,
+    "jsonl": write_jsonl,
+    "json": write_json,
+    "xlsx": write_xlsx,
+}
+
+
+@pytest.mark.parametrize("suffix", list(WRITERS))
+def test_every_tabular_format_counts_the_same(tmp_path: Path, suffix: str) -> None:
+    assert counts(WRITERS[suffix](tmp_path / f"orders.{suffix}", ROWS)) == EXPECTED
+
+
+def test_clean_json_lines_are_counted_as_whole_batches_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [r for r in ROWS if None not in r.values()] * 2000  # chunks without nulls take the fast path
+    batches: list[int] = []
+    take = measures.Measures.batch
+    monkeypatch.setattr(measures.Measures, "batch", lambda self, t: (batches.append(t.num_rows), take(self, t))[1])
+    expected = counts(write_csv(tmp_path / "full.csv", rows))
+    batches.clear()
+    assert counts(write_jsonl(tmp_path / "full.jsonl", rows)) == expected
+    assert sum(batches) > len(rows) // 2  # most records were counted as Arrow batches
+    assert expected[INVALID] == 4000 and expected[DUP_TWO] == 8000 - 3
 
 
 def test_record_by_record_and_whole_batches_count_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
