@@ -32,7 +32,7 @@ SCHEMA = TableSchema.model_validate(
     }
 )
 NULLS = Measurement(metric=Metric.null_values, columns=("status",))
-MISSING = Measurement(metric=Metric.missing_values, columns=("status",), values=(None, "n/a"))
+MISSING = Measurement(metric=Metric.missing_values, columns=("status",), values=("", "n/a"))
 INVALID = Measurement(metric=Metric.invalid_values, columns=("status",), values=("open", "closed"))
 PATTERN = Measurement(metric=Metric.invalid_values, columns=("region",), pattern="[a-z]{2}")
 AMOUNTS = Measurement(metric=Metric.invalid_values, columns=("amount",), values=(1.5, 2.5))

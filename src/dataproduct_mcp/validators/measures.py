@@ -112,7 +112,9 @@ class _Measure:
         self.count = 0
         self.ok = True
         ctype = columns[0].type or ColumnType.string
-        self.with_null = m.values is not None and None in m.values
+        # an empty cell of a text format is null: '' among the missing values counts nulls too
+        # (as the contract mapping makes missingValues [''] that must be 0 a `required`)
+        self.with_null = m.values is not None and (None in m.values or "" in m.values)
         self.typed: list[Any] | None = None
         self.texts: frozenset[str] = frozenset()
         if m.values is not None:
