@@ -83,10 +83,13 @@ _NULL = np.uint64(0x5BD1E9955BD1E995)  # the hash of a null inside a tuple
 _TABLE_BITS = 16
 
 
-def _mix(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
+def _mix(x: np.ndarray, *, inplace: bool = False, floats: bool = False) -> np.ndarray:
     """splitmix64's finaliser, element-wise (uint64 arithmetic wraps); in place on ``x`` or on a
-    copy, with one scratch array (fresh arrays per step cost page faults)."""
+    copy, with one scratch array (fresh arrays per step cost page faults). ``floats``: ``x`` holds
+    float64 values, mixed by their bits."""
     x = x if inplace else x.copy()
+    if floats:
+        x = x.view(np.uint64)
     tmp = np.empty_like(x)
     for shift, factor in ((30, _M1), (27, _M2), (31, None)):
         np.right_shift(x, np.uint64(shift), out=tmp)
@@ -128,21 +131,30 @@ def _hash_strings(arr: pa.Array) -> np.ndarray:
     return _mix(sums ^ (lengths.astype(np.uint64) * _M2), inplace=True)
 
 
+def _values(arr: pa.Array, dtype: type[np.generic]) -> np.ndarray:
+    """The value buffer of a fixed-width array, without a copy (null slots hold anything)."""
+    return np.frombuffer(arr.buffers()[1], dtype=dtype, count=arr.offset + len(arr))[arr.offset :]
+
+
 def _hash_column(arr: pa.Array) -> np.ndarray:
-    """A 64-bit hash of every value of ``arr`` (nulls give an arbitrary value; mask them)."""
+    """A 64-bit hash of every value of ``arr`` (null slots give arbitrary values: mask them).
+    Read straight from the buffers where the type allows: a pyarrow call per batch costs more
+    than the hashing of a small batch."""
     t = arr.type
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
         return _hash_strings(arr)
+    if pa.types.is_timestamp(t) and t.unit != "us":
+        arr, t = arr.cast(pa.timestamp("us"), safe=False), pa.timestamp("us")
+    if t == pa.int64() or pa.types.is_timestamp(t):
+        return _values(arr, np.int64).view(np.uint64)  # the value itself: no two integers collide
+    if t == pa.float64():
+        return _mix(_values(arr, np.float64) + 0.0, inplace=True, floats=True)  # -0.0 is 0.0
+    if pa.types.is_date32(t):
+        return _values(arr, np.int32).astype(np.int64).view(np.uint64)
     if pa.types.is_floating(t):
-        values = arr.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False) + 0.0  # -0.0 is 0.0
-        return _mix(values.view(np.uint64), inplace=True)
-    if pa.types.is_boolean(t) or pa.types.is_date32(t):
-        arr = arr.cast(pa.int32() if pa.types.is_date32(t) else pa.int8())
-    elif pa.types.is_timestamp(t):
-        arr = arr.cast(pa.timestamp("us"), safe=False)
-    if pa.types.is_integer(arr.type) or pa.types.is_timestamp(arr.type):
-        values = arr.cast(pa.int64(), safe=False).fill_null(0).to_numpy(zero_copy_only=False)
-        return values.view(np.uint64)  # the value itself: no two integers collide
+        return _hash_column(arr.cast(pa.float64()))
+    if pa.types.is_integer(t) or pa.types.is_boolean(t):
+        return _hash_column(arr.cast(pa.int64(), safe=False))
     return _hash_strings(arr.cast(pa.string()))  # decimals, dates of another kind: by their text
 
 
@@ -170,15 +182,16 @@ def hash_rows(columns: Sequence[pa.Array], *, drop_nulls: bool) -> np.ndarray:
 
 
 def _sorted_unique(values: np.ndarray, *, runs: bool = False) -> np.ndarray:
-    """Distinct values, sorted (numpy's ``unique`` is slower than a sort for uint64). ``runs``:
-    ``values`` is two sorted runs, which a stable sort (timsort) merges in linear time."""
+    """Distinct values, sorted, of a fresh array (sorted in place: numpy's ``unique`` is slower
+    than a sort for uint64). ``runs``: two sorted runs, which a stable sort (timsort) merges in
+    linear time."""
+    values.sort(kind="stable" if runs else "quicksort")
     if len(values) < 2:
-        return values.copy()
-    s = np.sort(values, kind="stable" if runs else "quicksort")
-    keep = np.empty(len(s), dtype=bool)
+        return values
+    keep = np.empty(len(values), dtype=bool)
     keep[0] = True
-    np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values if keep.all() else values[keep]
 
 
 class DistinctHashes:
