@@ -226,3 +226,12 @@ def test_row_hashes_tell_tuples_apart_and_merge_across_files() -> None:
     small = DistinctHashes(cap=2)
     small.union(first)
     assert small.size is None and small.duplicates is None
+
+
+def test_text_is_hashed_alike_whether_it_repeats_or_not() -> None:
+    repeating = pa.array([f"name {i % 5}" if i % 9 else None for i in range(5000)])
+    distinct = pa.array([f"name {i}" for i in range(5000)])
+    small = pa.array(["name 0", "name 1", None])
+    assert set(hash_rows([small], drop_nulls=True).tolist()) <= set(hash_rows([repeating], drop_nulls=True).tolist())
+    assert len(set(hash_rows([repeating], drop_nulls=True).tolist())) == 5
+    assert hash_rows([distinct], drop_nulls=True)[:2].tolist() == hash_rows([small], drop_nulls=True).tolist()

@@ -81,6 +81,7 @@ _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _NULL = np.uint64(0x5BD1E9955BD1E995)  # the hash of a null inside a tuple
 _TABLE_BITS = 16
+_SAMPLE = 512  # values of a text batch looked at to decide whether it repeats itself
 
 
 def _mix(x: np.ndarray, *, inplace: bool = False, floats: bool = False) -> np.ndarray:
@@ -131,6 +132,23 @@ def _hash_strings(arr: pa.Array) -> np.ndarray:
     return _mix(sums ^ (lengths.astype(np.uint64) * _M2), inplace=True)
 
 
+def _hash_text(arr: pa.Array) -> np.ndarray:
+    """:func:`_hash_strings` of a batch of text. When a sample of it repeats values, only its
+    distinct strings are hashed (Arrow's dictionary encoding finds them at ~15 ns a value; hashing
+    bytes costs ~17 ns a byte) and spread back to the rows; mostly distinct text is hashed as is."""
+    if len(arr) < 4 * _SAMPLE:
+        return _hash_strings(arr)
+    import pyarrow.compute as pc
+
+    if len(pc.unique(arr.slice(0, _SAMPLE))) > _SAMPLE // 2:
+        return _hash_strings(arr)
+    encoded = pc.dictionary_encode(arr)
+    if not len(encoded.dictionary):
+        return np.zeros(len(arr), dtype=np.uint64)  # all null
+    indices = _values(encoded.indices, np.int32)  # null slots hold anything: clipped, then masked
+    return np.take(_hash_strings(encoded.dictionary), indices, mode="clip")
+
+
 def _values(arr: pa.Array, dtype: type[np.generic]) -> np.ndarray:
     """The value buffer of a fixed-width array, without a copy (null slots hold anything)."""
     return np.frombuffer(arr.buffers()[1], dtype=dtype, count=arr.offset + len(arr))[arr.offset :]
@@ -142,7 +160,7 @@ def _hash_column(arr: pa.Array) -> np.ndarray:
     than the hashing of a small batch."""
     t = arr.type
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return _hash_strings(arr)
+        return _hash_text(arr)
     if pa.types.is_timestamp(t) and t.unit != "us":
         arr, t = arr.cast(pa.timestamp("us"), safe=False), pa.timestamp("us")
     if t == pa.int64() or pa.types.is_timestamp(t):
