@@ -26,13 +26,15 @@ import pyarrow as pa
 
 from dataproduct_mcp.domain.contract import ContractStats, Measurement, Metric
 from dataproduct_mcp.domain.schema import ColumnType
+from dataproduct_mcp.domain.validation import FindingCode
+from dataproduct_mcp.validators.base import FormatResult, ValidationContext
 from dataproduct_mcp.validators.unique import DistinctHashes, hash_rows
 from dataproduct_mcp.validators.values import arrow_type_for, parse_text
 
 if TYPE_CHECKING:
     from dataproduct_mcp.validators.tabular import ColumnState
 
-__all__ = ["Bad", "Measured", "Measures", "pattern_mask"]
+__all__ = ["Bad", "Measured", "Measures", "measured_of", "pattern_mask"]
 
 _FLUSH_ROWS = 1 << 15  # records buffered by the precise path before they are counted as a batch
 _RE2_OK: dict[str, bool] = {}
@@ -298,3 +300,15 @@ class Measures:
             else:
                 measured.stats.record(measure.m, measure.count)
         return measured
+
+
+def measured_of(ctx: ValidationContext, result: FormatResult) -> Measured | None:
+    """The contract's counts of a file read to its end (else None: its rules are not checked). A
+    format without a table checker (XML), or a file without one of the columns, has no counts but
+    the row count."""
+    if "stopped" in result.extra or FindingCode.format_error in ctx.findings.error_codes:
+        return None  # not read to the end, or rows skipped: the counts would be of part of the file
+    if ctx.measures is None:
+        return Measured(stats=ContractStats(rows=result.rows))
+    measured: Measured = ctx.measures.result(result.rows)
+    return measured

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from dataproduct_mcp.domain.contract import ContractStats
 from dataproduct_mcp.domain.validation import Finding, FindingCode, Report
 from dataproduct_mcp.errors import FileNotFound, UnsupportedFormat
 from dataproduct_mcp.validators.base import (
@@ -353,19 +352,11 @@ def _validate(
 
 
 def _measured(ctx: ValidationContext, result: FormatResult) -> Measured | None:
-    """The contract's counts of a file read to its end (else None: its rules are not checked).
-    A format without a table checker (XML), or a file without one of the columns, has no counts
-    but the row count."""
     if not ctx.options.measurements:
-        return None
-    if "stopped" in result.extra or FindingCode.format_error in ctx.findings.error_codes:
-        return None  # not read to the end, or rows skipped: the counts would be of part of the file
-    if ctx.measures is None:
-        from dataproduct_mcp.validators.measures import Measured
+        return None  # no contract: nothing to count
+    from dataproduct_mcp.validators.measures import measured_of
 
-        return Measured(stats=ContractStats(rows=result.rows))
-    measured: Measured = ctx.measures.result(result.rows)
-    return measured
+    return measured_of(ctx, result)
 
 
 def _position(finding: Finding) -> tuple[int, int, int]:
