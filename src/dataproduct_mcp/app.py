@@ -136,9 +136,10 @@ class Application:
             max_result_bytes=settings.max_result_bytes,
             time_budget_s=settings.validation_time_budget_seconds,
             parallel_files=settings.source_parallel_files,
+            distinct_cap=settings.contract_distinct_cap,
             observer=metrics.observe_report,
         )
-        register_validation_kinds(tasks, products, validation)
+        register_validation_kinds(tasks, products, validation, contracts)
         dataviews = DataViewService(
             policy,
             max_result_bytes=settings.max_result_bytes,

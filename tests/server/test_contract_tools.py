@@ -230,3 +230,26 @@ async def test_a_schema_object_too_wide_for_a_product_is_too_large_and_a_deleted
     await call_ok(client, "delete_data_product", {"id": product["id"], "expected_revision": out["product"]["revision"]})
     for tool in ("export_contract", "export_odps"):
         assert (await call_err(client, tool, {"product_id": product["id"]}))["code"] == "not-found"
+
+
+async def test_validate_data_product_checks_files_against_the_attached_contracts_rules(
+    client: Client, tmp_path: Any
+) -> None:
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text("id,amount,status\n1,10.5,open\n2,20,paid\n3,0,open\n")
+    bad.write_text("id,amount,status\n" + "".join(f"{i},1,lost\n" for i in range(1, 8)))
+    product = await register(client, files=[{"path": str(good)}, {"path": str(bad)}])
+    await call_ok(client, "import_contract", {"product_id": product["id"], "contract": contract_text()})
+    out = await call_ok(client, "validate_data_product", {"product_id": product["id"], "wait_seconds": 60})
+    task = out["task"]
+    assert task["status"] == "succeeded", task
+    result = task["result"]
+    assert result["contract"] == {"id": CONTRACT_ID, "version": "1.0.0", "table": "orders"}
+    by_path = {f["path"]: f for f in result["files"]}
+    # 7 invalid statuses break "invalidValues < 5"; the good file passes every rule.
+    assert by_path[str(good)]["valid"] and by_path[str(good)]["contract_rules_failed"] == 0
+    assert not by_path[str(bad)]["valid"] and by_path[str(bad)]["contract_rules_failed"] == 1
+    assert result["valid"] is False and result["status"] == "draft"
+    report = await call_ok(client, "validate_file", {"path": str(bad), "contract": contract_text()})
+    codes = {(e["code"], e.get("column_name")) for e in report["report"]["errors"]}
+    assert ("constraint-error", "status") in codes
