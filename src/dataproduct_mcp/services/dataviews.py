@@ -20,7 +20,6 @@ values, then the columns; ``truncated`` says so. A read failure mid-way is ``uns
 
 from __future__ import annotations
 
-import codecs
 import os
 import threading
 import time
@@ -45,6 +44,7 @@ from dataproduct_mcp.domain.dataviews import (
 )
 from dataproduct_mcp.errors import DpError, FileNotFound, InvalidArgument, UnsupportedFormat
 from dataproduct_mcp.services.files import PathPolicy
+from dataproduct_mcp.services.validation import codec_name
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -149,17 +149,6 @@ class DataViewService:
         return self.max_result_bytes - ENVELOPE_BYTES
 
     @staticmethod
-    def _encoding(encoding: str) -> str:
-        try:
-            return codecs.lookup(encoding).name
-        except LookupError:
-            raise InvalidArgument(
-                f"unknown encoding {encoding!r}",
-                field="encoding",
-                suggestion="Use a Python codec name such as 'utf-8', 'latin-1', 'cp1252' or 'utf-16'.",
-            ) from None
-
-    @staticmethod
     def _columns(columns: list[str] | None, limit: int) -> list[str] | None:
         if columns is None:
             return None
@@ -195,7 +184,7 @@ class DataViewService:
         if not 1 <= rows <= MAX_PREVIEW_ROWS:
             raise InvalidArgument(f"rows must be between 1 and {MAX_PREVIEW_ROWS}", field="rows")
         selected = self._columns(columns, MAX_PREVIEW_COLUMNS)
-        codec = self._encoding(encoding)
+        codec = codec_name(encoding)
 
         def work(_: threading.Event) -> PreviewResult:
             from dataproduct_mcp.services.cells import PREVIEW_CHARS, Cells
@@ -245,7 +234,7 @@ class DataViewService:
         if not 0 <= top <= MAX_TOP_VALUES:
             raise InvalidArgument(f"top must be between 0 and {MAX_TOP_VALUES}", field="top")
         selected = self._columns(columns, MAX_PROFILE_COLUMNS)
-        codec = self._encoding(encoding)
+        codec = codec_name(encoding)
 
         def work(abandoned: threading.Event) -> ProfileResult:
             return self._profile(path, selected, max_rows, top, format, codec, abandoned)

@@ -47,7 +47,7 @@ from dataproduct_mcp.validators.registry import FormatInfo
 if TYPE_CHECKING:
     from dataproduct_mcp.contracts import DataContract
 
-__all__ = ["VALIDATE_FILE", "CacheStats", "ReportCache", "ValidationService"]
+__all__ = ["VALIDATE_FILE", "CacheStats", "ReportCache", "ValidationService", "codec_name"]
 
 log = get_logger(__name__)
 
@@ -118,6 +118,18 @@ class ReportCache:
             bytes=int(self._lru.currsize) if self.max_bytes else 0,
             max_bytes=self.max_bytes,
         )
+
+
+def codec_name(encoding: str) -> str:
+    """The codec's canonical name (``latin-1`` -> ``iso8859-1``); an unknown one is ``invalid-argument``."""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise InvalidArgument(
+            f"unknown encoding {encoding!r}",
+            field="encoding",
+            suggestion="Use a Python codec name such as 'utf-8', 'latin-1', 'cp1252' or 'utf-16'.",
+        ) from None
 
 
 def fit_report(report: Report, budget: int) -> Report:
@@ -241,14 +253,7 @@ class ValidationService:
                 parsed = schema if isinstance(schema, TableSchema) else TableSchema.model_validate(schema)
             except ValidationError as exc:
                 raise invalid_argument_from(exc, "schema") from exc
-        try:
-            encoding = codecs.lookup(encoding).name
-        except LookupError:
-            raise InvalidArgument(
-                f"unknown encoding {encoding!r}",
-                field="encoding",
-                suggestion="Use a Python codec name such as 'utf-8', 'latin-1', 'cp1252' or 'utf-16'.",
-            ) from None
+        encoding = codec_name(encoding)
         if contract is not None:
             parsed = contract.checks.schema_
         return ValidationOptions(
