@@ -26,6 +26,8 @@ from dataproduct_mcp.ord.registry import RegistryClient
 from dataproduct_mcp.persistence import Store, open_store
 from dataproduct_mcp.services.audit import SYSTEM_TENANT, AuditLog
 from dataproduct_mcp.services.checks import CheckResult, StartupFailed, data_dir_check
+from dataproduct_mcp.services.contracts import ContractService
+from dataproduct_mcp.services.dataviews import DataViewService
 from dataproduct_mcp.services.files import PathPolicy, storage_from
 from dataproduct_mcp.services.health import HealthService, Runtime
 from dataproduct_mcp.services.lineage import LineageService
@@ -78,9 +80,11 @@ class Application:
     audit: AuditLog
     products: ProductService
     lineage: LineageService
+    contracts: ContractService
     tasks: TaskService
     task_runner: TaskRunner
     validation: ValidationService
+    dataviews: DataViewService
     streams: StreamService
     ord: OrdService
     publication: PublicationService
@@ -116,6 +120,7 @@ class Application:
             max_result_bytes=settings.max_result_bytes,
         )
         lineage = LineageService(store, products, max_result_bytes=settings.max_result_bytes)
+        contracts = ContractService(store, products, lineage, max_result_bytes=settings.max_result_bytes)
         tasks = TaskService(store, cursor_secret=cursor_key, max_result_bytes=settings.max_result_bytes)
         task_runner = TaskRunner(
             tasks,
@@ -131,9 +136,15 @@ class Application:
             max_result_bytes=settings.max_result_bytes,
             time_budget_s=settings.validation_time_budget_seconds,
             parallel_files=settings.source_parallel_files,
+            distinct_cap=settings.contract_distinct_cap,
             observer=metrics.observe_report,
         )
-        register_validation_kinds(tasks, products, validation)
+        register_validation_kinds(tasks, products, validation, contracts)
+        dataviews = DataViewService(
+            policy,
+            max_result_bytes=settings.max_result_bytes,
+            time_budget_s=settings.validation_time_budget_seconds,
+        )
         streams = StreamService(
             policy,
             products,
@@ -190,9 +201,11 @@ class Application:
             audit=audit,
             products=products,
             lineage=lineage,
+            contracts=contracts,
             tasks=tasks,
             task_runner=task_runner,
             validation=validation,
+            dataviews=dataviews,
             streams=streams,
             ord=ord_service,
             publication=publication,

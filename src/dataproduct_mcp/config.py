@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     cache_max_bytes: int = Field(64 * 1024 * 1024, ge=0, description="Byte bound of the validation cache.")
     validation_time_budget_seconds: float = Field(600.0, gt=0, le=86400, description="Per-file time budget.")
+    contract_distinct_cap: int = Field(
+        4_000_000, ge=1, le=100_000_000, description="Distinct values held per duplicateValues rule of a contract."
+    )
     max_result_bytes: int = Field(64 * 1024, ge=4096, le=16 * 1024 * 1024, description="Cap of one tool result.")
     ord_namespace: str = Field("customer.dpmcp", pattern=NAMESPACE_PATTERN, max_length=64)
     ord_registry_url: str | None = Field(None, pattern=r"^https?://")

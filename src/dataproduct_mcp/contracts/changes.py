@@ -10,70 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
-
+from dataproduct_mcp.domain.contract_diff import Bump, Change, ChangeKind
 from dataproduct_mcp.domain.products import semver_key
 
 __all__ = ["Bump", "Change", "ChangeKind", "Changes", "version_verdict"]
 
-Bump = Literal["major", "minor", "patch", "none"]
 _RANK = {"none": 0, "patch": 1, "minor": 2, "major": 3}
-
-
-class ChangeKind(StrEnum):
-    schema_removed = "schema-removed"
-    schema_added = "schema-added"
-    property_removed = "property-removed"
-    property_added = "property-added"
-    properties_reordered = "properties-reordered"
-    type_changed = "type-changed"
-    type_widened = "type-widened"
-    physical_type_changed = "physical-type-changed"
-    physical_name_changed = "physical-name-changed"
-    required_added = "required-added"
-    required_removed = "required-removed"
-    unique_added = "unique-added"
-    unique_removed = "unique-removed"
-    primary_key_changed = "primary-key-changed"
-    valid_values_narrowed = "valid-values-narrowed"
-    valid_values_widened = "valid-values-widened"
-    range_tightened = "range-tightened"
-    range_widened = "range-widened"
-    range_changed = "range-changed"
-    length_tightened = "length-tightened"
-    length_widened = "length-widened"
-    pattern_added = "pattern-added"
-    pattern_changed = "pattern-changed"
-    pattern_removed = "pattern-removed"
-    option_changed = "option-changed"
-    option_relaxed = "option-relaxed"
-    nested_changed = "nested-changed"
-    quality_rule_added = "quality-rule-added"
-    quality_rule_removed = "quality-rule-removed"
-    quality_rule_tightened = "quality-rule-tightened"
-    quality_rule_relaxed = "quality-rule-relaxed"
-    description_changed = "description-changed"
-    metadata_changed = "metadata-changed"
-    contract_id_changed = "contract-id-changed"
-    version_changed = "version-changed"
 
 
 # Changes a consumer cannot see in the data: a patch release is enough for them.
 METADATA_KINDS = frozenset({ChangeKind.description_changed, ChangeKind.metadata_changed, ChangeKind.version_changed})
-
-
-class Change(BaseModel):
-    """One difference between two contract versions."""
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: ChangeKind
-    path: str  # name-based: "orders.amount.logicalTypeOptions.maximum"
-    breaking: bool
-    message: str
 
 
 def show(value: Any) -> str:

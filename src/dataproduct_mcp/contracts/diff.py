@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from dataproduct_mcp.contracts.changes import Bump, Change, ChangeKind, Changes, show, version_verdict
+from dataproduct_mcp.contracts.changes import Change, ChangeKind, Changes, show, version_verdict
 from dataproduct_mcp.contracts.mapping import CUSTOM_CONSTRAINTS, ObjectChecks, object_checks
 from dataproduct_mcp.contracts.parse import DataContract
 from dataproduct_mcp.contracts.quality import rule_identity
 from dataproduct_mcp.contracts.rules import acceptance_covers
 from dataproduct_mcp.domain.contract import QualityRule, UncheckedRule
+from dataproduct_mcp.domain.contract_diff import ContractDiff
 from dataproduct_mcp.domain.schema import ColumnSpec, ColumnType
 
 __all__ = ["Change", "ChangeKind", "ContractDiff", "diff_contracts"]
@@ -36,24 +35,6 @@ _SPEC_OPTIONS = {"minimum", "maximum", "minLength", "maxLength", "pattern", "exc
 _LOWER_OPTIONS = {"minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties"}
 _UPPER_OPTIONS = {"maximum", "exclusiveMaximum", "maxLength", "maxItems", "maxProperties"}
 _SEVERITY_RANK = {"info": 0, "warning": 0}
-
-
-class ContractDiff(BaseModel):
-    """The changes from ``old`` to ``new`` and whether the version step fits them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    old_id: str
-    new_id: str
-    old_version: str
-    new_version: str
-    changes: list[Change]
-    breaking: bool
-    breaking_count: int
-    required_bump: Bump
-    actual_bump: Literal["major", "minor", "patch", "none", "downgrade", "unknown"]
-    version_ok: bool
-    verdict: str
 
 
 def _options(prop: Mapping[str, Any]) -> dict[str, Any]:

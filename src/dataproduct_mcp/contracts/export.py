@@ -44,7 +44,10 @@ _LOGICAL = {
 
 
 def contract_id_for(product: DataProduct) -> str:
-    """The id of the product's contract: a UUID derived from the product id (stable)."""
+    """The id of the product's contract: the attached contract's own id, else a UUID derived from
+    the product id (stable)."""
+    if product.contract is not None:
+        return product.contract.id
     return str(uuid.uuid5(_CONTRACT_NAMESPACE, product.id))
 
 

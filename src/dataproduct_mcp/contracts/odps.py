@@ -55,13 +55,15 @@ def odps_problems(doc: Any) -> list[dict[str, str]]:
     return [{"location": location_of(e.absolute_path), "problem": e.message} for e in errors]
 
 
-def _input_ports(product: DataProduct, upstream: Mapping[str, DataProduct]) -> tuple[list[dict[str, Any]], list[Any]]:
+def _input_ports(
+    product: DataProduct, upstream: Mapping[str, DataProduct | str]
+) -> tuple[list[dict[str, Any]], list[Any]]:
     ports: list[dict[str, Any]] = []
     unresolved: list[dict[str, str]] = []
     for ref in product.input_ports:
         source = upstream.get(ref)
-        if source is None:
-            unresolved.append({"ref": ref, "reason": "not found"})
+        if source is None or isinstance(source, str):
+            unresolved.append({"ref": ref, "reason": source or "not found"})
         elif source.schema_ is None:
             unresolved.append({"ref": ref, "reason": "the upstream product has no schema, so no contract"})
         else:
@@ -69,8 +71,9 @@ def _input_ports(product: DataProduct, upstream: Mapping[str, DataProduct]) -> t
     return ports, unresolved
 
 
-def odps_document(product: DataProduct, *, upstream: Mapping[str, DataProduct] | None = None) -> dict[str, Any]:
-    """The ODPS v1.0.0 document of ``product`` as JSON data, in a fixed key order."""
+def odps_document(product: DataProduct, *, upstream: Mapping[str, DataProduct | str] | None = None) -> dict[str, Any]:
+    """The ODPS v1.0.0 document of ``product`` as JSON data, in a fixed key order. ``upstream``
+    maps an input port as written to the product it names, or to why it names none."""
     doc: dict[str, Any] = {
         "apiVersion": ODPS_VERSION,
         "kind": "DataProduct",
@@ -103,6 +106,6 @@ def odps_document(product: DataProduct, *, upstream: Mapping[str, DataProduct] |
     return doc
 
 
-def product_to_odps(product: DataProduct, *, upstream: Mapping[str, DataProduct] | None = None) -> str:
+def product_to_odps(product: DataProduct, *, upstream: Mapping[str, DataProduct | str] | None = None) -> str:
     """``product`` as ODPS v1.0.0 YAML (byte-stable: the same product gives the same text)."""
     return dump_yaml(odps_document(product, upstream=upstream))

@@ -25,12 +25,14 @@ With ``unit: percent`` the count is taken as a percentage of the rows (0 for a f
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AttachedContract",
     "ContractStats",
     "Measurement",
     "Metric",
@@ -140,3 +142,22 @@ class ContractStats(BaseModel):
         if count < 0:
             raise ValueError("a count cannot be negative")
         self.counts[measurement.key] = count
+
+
+class AttachedContract(BaseModel):
+    """The ODCS contract attached to a data product (``import_contract``): which document, and
+    what of it this server checks. The document itself is stored beside the product
+    (``product_contracts``); the product's ``schema`` is the contract's schema object ``table``
+    as checks, and stays so: changing the schema with ``update_data_product`` detaches it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="The contract's own id")
+    version: str
+    api_version: str = Field(description="ODCS apiVersion, e.g. v3.1.0")
+    status: str
+    table: str = Field(description="The schema object whose columns are the product's schema")
+    sha256: str = Field(description="Of the stored document (canonical JSON)")
+    rules: int = Field(ge=0, description="Quality rules this server evaluates on files")
+    unchecked: int = Field(ge=0, description="Parts of the contract reported as 'not checked'")
+    attached_at: datetime

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from dataproduct_mcp.domain.contract import AttachedContract
 from dataproduct_mcp.domain.publication import PublicationRecord
 from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.domain.validation import ValidationSummary
@@ -284,6 +285,9 @@ class DataProduct(DataProductFields):
     deleted_at: datetime | None = None
     last_validation: ValidationSummary | None = None
     last_publication: PublicationRecord | None = None
+    contract: AttachedContract | None = Field(
+        default=None, description="The ODCS data contract attached with import_contract (None: no contract)."
+    )
 
     def fields(self) -> DataProductFields:
         data = self.model_dump(by_alias=True, include=set(DataProductFields.model_fields))

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from dataproduct_mcp.domain.limits import DEFAULT_MAX_ERRORS, MAX_ERRORS_LIMIT
 
@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_MAX_ERRORS",
     "MAX_ERRORS_LIMIT",
     "ColumnInfo",
+    "ContractSummary",
     "FileError",
     "FileValidation",
     "Finding",
@@ -68,6 +69,21 @@ class ColumnInfo(BaseModel):
     nullable: bool
 
 
+class ContractSummary(BaseModel):
+    """The data contract a file was validated against, and how its quality rules fared (the
+    failed and unchecked rules are findings in ``errors``/``warnings``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    version: str
+    table: str = Field(description="The contract's schema object the file was checked against")
+    rules: int = Field(ge=0, description="File-level quality rules (column constraints are checked value by value)")
+    checked: int = Field(ge=0, description="Rules whose measured value was compared with the threshold")
+    failed: int = Field(ge=0, description="Rules that failed (errors, or warnings for severity info/warning)")
+    not_checked: int = Field(ge=0, description="Rules that could not be checked (warnings saying why)")
+
+
 class Report(BaseModel):
     """The result of validating one file."""
 
@@ -88,6 +104,10 @@ class Report(BaseModel):
     elapsed_ms: float = 0.0
     cached: bool = False
     extra: dict[str, Any] = Field(default_factory=dict, description="Format-specific facts (row groups, sheets...)")
+    contract: ContractSummary | None = Field(None, description="The data contract checked (validate_file's `contract`)")
+    #: the contract's counts as the validator took them (validators.measures.Measured), until the
+    #: service has evaluated the rules; never serialised
+    _measured: Any = PrivateAttr(None)
 
 
 class FileError(BaseModel):

@@ -19,6 +19,7 @@ from dataproduct_mcp.domain.publication import EnqueueResult, OutboxRow, OutboxS
 from dataproduct_mcp.domain.tasks import ClaimedTask, Task, TaskPage, TaskStatus
 
 __all__ = [
+    "ContractDocument",
     "JobStore",
     "OutboxStore",
     "ProductFilter",
@@ -55,6 +56,14 @@ class ProductRef:
     deleted: bool
 
 
+@dataclass(frozen=True)
+class ContractDocument:
+    """A product's attached ODCS contract as stored: canonical JSON and its sha256."""
+
+    sha256: str
+    document: str
+
+
 class ProductStore(Protocol):
     async def insert_product(self, product: DataProduct, content_hash: str, audit: AuditEvent | None = None) -> None:
         """Insert; ``AlreadyExists`` if a live product has the same (tenant, ord_id)."""
@@ -72,10 +81,19 @@ class ProductStore(Protocol):
         """Live products matching ``flt`` in creation order, keyset-paged after position ``after``."""
 
     async def replace_product(
-        self, product: DataProduct, expected_revision: int, content_hash: str, audit: AuditEvent | None = None
+        self,
+        product: DataProduct,
+        expected_revision: int,
+        content_hash: str,
+        audit: AuditEvent | None = None,
+        contract: ContractDocument | None = None,
     ) -> None:
         """Store ``product`` (revision already bumped) if the stored revision is ``expected_revision``;
-        ``Conflict`` otherwise, ``NotFound`` if gone."""
+        ``Conflict`` otherwise, ``NotFound`` if gone. With ``contract``, the product's attached
+        contract document is replaced in the same unit of work."""
+
+    async def get_contract(self, tenant: str, product_id: str) -> ContractDocument | None:
+        """The contract document stored for the tenant's live product (None without one)."""
 
     async def find_refs(self, tenant: str, ids: Sequence[str], ord_ids: Sequence[str]) -> list[ProductRef]:
         """The tenant's products (live and deleted) having one of ``ids`` or one of ``ord_ids``."""

@@ -20,7 +20,7 @@ from dataproduct_mcp.domain.lineage import port_ref
 from dataproduct_mcp.domain.products import DataProduct
 from dataproduct_mcp.errors import AlreadyExists, Conflict, NotFound
 from dataproduct_mcp.persistence.audit import insert_audit
-from dataproduct_mcp.persistence.base import ProductFilter, ProductPage, ProductRef
+from dataproduct_mcp.persistence.base import ContractDocument, ProductFilter, ProductPage, ProductRef
 from dataproduct_mcp.persistence.dialects.base import Conn, Dialect
 
 __all__ = ["REF_CHUNK", "ProductsMixin", "search_text"]
@@ -163,7 +163,12 @@ class ProductsMixin:
         )
 
     async def replace_product(
-        self, product: DataProduct, expected_revision: int, content_hash: str, audit: AuditEvent | None = None
+        self,
+        product: DataProduct,
+        expected_revision: int,
+        content_hash: str,
+        audit: AuditEvent | None = None,
+        contract: ContractDocument | None = None,
     ) -> None:
         async with self.db.atomic() as conn:
             row = await conn.fetchone(
@@ -186,8 +191,29 @@ class ProductsMixin:
             except self.db.unique_violation as exc:
                 raise _already_exists(product) from exc
             await self._write_index(conn, row[0], product)
+            if contract is not None:
+                await conn.execute("DELETE FROM product_contracts WHERE product_seq = ?", row[0])
+                await conn.execute(
+                    "INSERT INTO product_contracts (product_seq, tenant, sha256, document, attached_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    row[0],
+                    product.tenant,
+                    contract.sha256,
+                    contract.document,
+                    self.db.to_db(product.updated_at),
+                )
             if audit is not None:
                 await insert_audit(self.db, conn, audit)
+
+    async def get_contract(self, tenant: str, product_id: str) -> ContractDocument | None:
+        async with self.db.reading() as conn:
+            row = await conn.fetchone(
+                "SELECT c.sha256, c.document FROM product_contracts c JOIN products p ON p.seq = c.product_seq"
+                " WHERE p.tenant = ? AND p.id = ? AND p.deleted_at IS NULL",
+                tenant,
+                product_id,
+            )
+        return None if row is None else ContractDocument(sha256=row[0], document=row[1])
 
     async def find_refs(self, tenant: str, ids: Sequence[str], ord_ids: Sequence[str]) -> list[ProductRef]:
         refs: list[ProductRef] = []

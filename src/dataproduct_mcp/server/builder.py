@@ -34,7 +34,9 @@ INSTRUCTIONS = """\
 dataproduct-mcp manages data products: register one (register_data_product), find them \
 (list_data_products, get_data_product), change them (update_data_product with expected_revision), \
 follow their lineage through input_ports (get_lineage), \
-validate their files (validate_file, validate_data_product), describe them in Dublin Core \
+validate their files (validate_file, validate_data_product), look into their data (preview_data, profile), \
+attach and compare ODCS data contracts \
+(import_contract, export_contract, diff_contracts; export_odps for ODPS), describe them in Dublin Core \
 (map_dublin_core) and publish them to an ORD registry (get_ord_document, publish_to_ord). \
 Failures are JSON objects {"error": {"code", "message", "suggestion", "trace_id"}}; codes are stable."""
 
@@ -150,6 +152,8 @@ def build_server(
 ) -> DataProductServer:
     from dataproduct_mcp.server import (
         tools_audit,
+        tools_contracts,
+        tools_data,
         tools_files,
         tools_ord,
         tools_products,
@@ -180,9 +184,11 @@ def build_server(
     )
     tools_products.register(server, app)
     tools_files.register(server, app)
+    tools_data.register(server, app)
     tools_status.register(server, app)
     tools_ord.register(server, app)
     tools_audit.register(server, app)
     tools_streams.register(server, app)
     tools_tasks.register(server, app)
+    tools_contracts.register(server, app)
     return server

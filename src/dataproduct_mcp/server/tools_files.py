@@ -65,6 +65,28 @@ def register(server: DataProductServer, app: Application) -> None:
                 max_length=40,
             ),
         ] = "utf-8",
+        contract: Annotated[
+            str | None,
+            Field(
+                description="A data contract to check the file against: Bitol ODCS v3.1 YAML or JSON text, at most "
+                "1 MiB. Its schema object is the declared schema (leave out `schema`), and its quality rules "
+                "(nullValues, missingValues, invalidValues, duplicateValues, rowCount) are measured in the same "
+                "pass: a failed rule is a constraint-error (a warning with severity warning/info), one this server "
+                "cannot check (sql, custom) a warning; report.contract sums them up. Example: 'apiVersion: "
+                "v3.1.0\nkind: DataContract\nid: orders\nversion: 1.0.0\nstatus: active\nschema:\n- name: "
+                "orders\n  properties:\n  - name: id\n    logicalType: integer\n    required: true\n  quality:\n"
+                "  - metric: rowCount\n    mustBeGreaterThan: 0'.",
+                max_length=1024 * 1024,
+            ),
+        ] = None,
+        contract_table: Annotated[
+            str | None,
+            Field(
+                description="The contract's schema object the file holds (its name or physicalName); needed when "
+                "the contract has several. Example: 'orders'.",
+                max_length=1000,
+            ),
+        ] = None,
     ) -> ValidateFileResult:
         """Validate one data file by type — CSV, TSV, JSON, JSON Lines, Parquet, Arrow/Feather, xlsx, Avro,
         XML, and gzip-compressed text — streaming, in bounded memory. Checks structure (encoding, headers,
@@ -73,10 +95,18 @@ def register(server: DataProductServer, app: Application) -> None:
         and lists findings {code, message, row, line, byte_offset, column}. Repeated calls on an unchanged
         file return the cached report (cached=true). A dataset (directory, glob, s3:// prefix, Hive partitions,
         Delta table) gets one report: rows summed, partition columns, findings naming their `file`, and
-        `schema-mismatch` for a file whose columns differ."""
+        `schema-mismatch` for a file whose columns differ. With a data `contract` the file is also checked
+        against its quality rules (counted over the whole file or dataset)."""
         if background:
             task = await app.validation.submit(
-                tenant(), path, format=format, schema=schema, max_errors=max_errors, encoding=encoding
+                tenant(),
+                path,
+                format=format,
+                schema=schema,
+                max_errors=max_errors,
+                encoding=encoding,
+                contract=contract,
+                contract_table=contract_table,
             )
             return ValidateFileResult(task=task)
         report = await app.validation.validate(
@@ -86,6 +116,8 @@ def register(server: DataProductServer, app: Application) -> None:
             schema=schema,
             max_errors=max_errors,
             encoding=encoding,
+            contract=contract,
+            contract_table=contract_table,
             progress=thread_progress(ctx, f"validating {path}"),
         )
         return ValidateFileResult(report=report)

@@ -77,9 +77,11 @@ def register(server: DataProductServer, app: Application) -> None:
             ),
         ] = 0,
     ) -> TaskResult:
-        """Validate every file of a data product against its `schema`, as a durable task (survives
+        """Validate every file of a data product against its `schema` — or, with a data contract attached
+        (import_contract), against the contract's columns and quality rules — as a durable task (survives
         restarts). Returns {task} at once (or after up to `wait_seconds`); when it succeeds, its result
-        is {product_id, files: [{path, valid, error_count, sha256, error?}], valid, status, revision}
+        is {product_id, contract, files: [{path, valid, error_count, sha256, error?, contract_rules_failed?}],
+        valid, status, revision}
         and the product's `last_validation` is set and its `status` becomes 'validated' (all files
         valid) or 'draft' (any invalid or unreadable). Unknown product: 'not-found'."""
         task = await tasks.submit_and_wait(

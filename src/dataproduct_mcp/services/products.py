@@ -12,6 +12,7 @@ import anyio
 from pydantic import ValidationError
 
 from dataproduct_mcp.domain.audit import AuditEvent, AuditKind
+from dataproduct_mcp.domain.contract import AttachedContract
 from dataproduct_mcp.domain.products import (
     DataProduct,
     DataProductFields,
@@ -21,10 +22,11 @@ from dataproduct_mcp.domain.products import (
     ord_id_for,
     semver_key,
 )
+from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.domain.validation import ValidationSummary
 from dataproduct_mcp.errors import AlreadyExists, Conflict, InvalidArgument, NotFound, PathNotAllowed, TooLarge
 from dataproduct_mcp.logs import get_logger
-from dataproduct_mcp.persistence.base import ProductFilter, Store
+from dataproduct_mcp.persistence.base import ContractDocument, ProductFilter, Store
 from dataproduct_mcp.services.audit import AuditLog
 from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.paging import CursorCodec, CursorKey
@@ -118,14 +120,15 @@ class ProductService:
             raise
 
     @staticmethod
-    def _check_size(product: DataProduct) -> None:
+    def _check_size(product: DataProduct, suggestion: str | None = None) -> None:
         size = len(product.model_dump_json(by_alias=True).encode())
         if size > MAX_PRODUCT_BYTES:
             raise TooLarge(
                 f"the data product would be {size} bytes as JSON; the limit is {MAX_PRODUCT_BYTES}",
                 size=size,
                 limit=MAX_PRODUCT_BYTES,
-                suggestion="Shorten the description or move long lists (files, labels) into fewer entries.",
+                suggestion=suggestion
+                or "Shorten the description or move long lists (files, labels) into fewer entries.",
             )
 
     async def _check_files(self, fields: DataProductFields, prefix: str = "") -> None:
@@ -278,20 +281,66 @@ class ProductService:
         if "files" in changes:
             await self._check_files(fields, "patch.")
         self._check_version_step(current.version, fields.version)
+        # The product's schema is its attached contract's: a new schema detaches the contract.
+        detach = current.contract is not None and "schema" in changes and fields.schema_ != current.schema_
         product = current.model_copy(
             update={
                 **{k: getattr(fields, k) for k in DataProductFields.model_fields},
                 "revision": current.revision + 1,
                 "updated_at": self.clock(),
+                "contract": None if detach else current.contract,
             }
         )
         self._check_size(product)
-        event = self._audit_event(
-            AuditKind.product_updated, product, current.revision, fields=sorted(parsed.model_fields_set)
-        )
+        detail: dict[str, Any] = {"fields": sorted(parsed.model_fields_set)}
+        if detach:
+            assert current.contract is not None
+            detail["contract_detached"] = current.contract.id
+        event = self._audit_event(AuditKind.product_updated, product, current.revision, **detail)
         await self.store.replace_product(product, expected_revision, content_hash(fields), audit=event)
         self._mirror(event)
         log.info("updated data product %s to revision %d", product.id, product.revision)
+        return product
+
+    async def attach_contract(
+        self,
+        tenant: str,
+        product_id: str,
+        schema: TableSchema,
+        contract: AttachedContract,
+        document: ContractDocument,
+        expected_revision: int | None = None,
+    ) -> DataProduct:
+        """Attach an ODCS contract: its document is stored beside the product and ``schema`` (the
+        contract's checks) becomes the product's schema, in one unit of work (revision + 1)."""
+        current = await self._get_or_miss(tenant, product_id)
+        product = current.model_copy(
+            update={
+                "schema_": schema,
+                "contract": contract,
+                "revision": current.revision + 1,
+                "updated_at": contract.attached_at,
+            }
+        )
+        self._check_size(
+            product,
+            "The contract's schema object has too many columns for one product (about 190 fit): split it into "
+            "several schema objects and attach one per product, or validate files with validate_file's contract.",
+        )
+        event = self._audit_event(
+            AuditKind.product_updated,
+            product,
+            current.revision,
+            fields=["contract", "schema"],
+            contract_id=contract.id,
+            contract_version=contract.version,
+        )
+        revision = current.revision if expected_revision is None else expected_revision
+        await self.store.replace_product(
+            product, revision, content_hash(product.fields()), audit=event, contract=document
+        )
+        self._mirror(event)
+        log.info("attached contract %s %s to data product %s", contract.id, contract.version, product.id)
         return product
 
     @staticmethod

@@ -60,12 +60,16 @@ def _guard(uri: str) -> Any:
     return _Guard()
 
 
-def _open_reader(fs: Any, entry: ListedFile, fmt: str, gzip: bool, columns: list[str] | None) -> Iterator[Any]:
+def _open_reader(
+    fs: Any, entry: ListedFile, fmt: str, gzip: bool, columns: list[str] | None, encoding: str = "utf-8"
+) -> Iterator[Any]:
     """Batches of one file, read through ``fs``."""
     import pyarrow.csv as pacsv
     import pyarrow.ipc as ipc
     import pyarrow.json as pajson
     import pyarrow.parquet as pq
+
+    from dataproduct_mcp.services.stream_source import text_stream
 
     if fmt == "parquet":
         pf = pq.ParquetFile(fs.open_input_file(entry.path), pre_buffer=True, buffer_size=1 << 20)
@@ -85,7 +89,8 @@ def _open_reader(fs: Any, entry: ListedFile, fmt: str, gzip: bool, columns: list
             for i in range(reader.num_record_batches):
                 yield reader.get_batch(i)
         return
-    with fs.open_input_stream(entry.path, compression="gzip" if gzip else None) as stream:
+    with fs.open_input_stream(entry.path, compression="gzip" if gzip else None) as raw:
+        stream = text_stream(raw, encoding)
         if fmt == "jsonl":
             reader = pajson.open_json(stream, read_options=pajson.ReadOptions(block_size=TEXT_BLOCK_BYTES))
         else:
@@ -101,7 +106,9 @@ def _open_reader(fs: Any, entry: ListedFile, fmt: str, gzip: bool, columns: list
                 return
 
 
-def _first_schema(fs: Any, entry: ListedFile, fmt: str, gzip: bool) -> tuple[pa.Schema, int | None]:
+def _first_schema(
+    fs: Any, entry: ListedFile, fmt: str, gzip: bool, encoding: str = "utf-8"
+) -> tuple[pa.Schema, int | None]:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -110,7 +117,7 @@ def _first_schema(fs: Any, entry: ListedFile, fmt: str, gzip: bool) -> tuple[pa.
             return pf.schema_arrow, pf.metadata.num_rows
         finally:
             pf.close()
-    batches = _open_reader(fs, entry, fmt, gzip, None)
+    batches = _open_reader(fs, entry, fmt, gzip, None, encoding)
     try:
         first = next(batches, None)
     finally:
@@ -130,7 +137,9 @@ def _partition_fields(listing: Listing) -> tuple[pa.Field, ...]:
     return tuple(pa.field(c.name, kinds.get(c.type, pa.string())) for c in listing.partition_columns)
 
 
-def inspect_dataset(listing: Listing, storage: Storage, declared_format: str | None) -> tuple[DatasetSource, str, bool]:
+def inspect_dataset(
+    listing: Listing, storage: Storage, declared_format: str | None, encoding: str = "utf-8"
+) -> tuple[DatasetSource, str, bool]:
     """``(dataset, format, gzip)``: the format (extensions, else the first file's content), the
     schemas and the per-file row counts known from metadata."""
     from dataproduct_mcp.services.stream_source import SOURCE_FORMATS
@@ -158,7 +167,7 @@ def inspect_dataset(listing: Listing, storage: Storage, declared_format: str | N
             file_schema = pa.schema([f for f in listing.delta.schema if f.name not in names])
             rows: list[int | None] = [f.rows for f in listing.files]
         else:
-            file_schema, first_rows = _first_schema(fs, first, fmt, gzip)
+            file_schema, first_rows = _first_schema(fs, first, fmt, gzip, encoding)
             rows = [first_rows] + [None] * (len(listing.files) - 1)
             if fmt == "parquet" and len(listing.files) <= FOOTER_COUNT_LIMIT:
                 rows = [first_rows] + [_first_schema(fs, f, fmt, gzip)[1] for f in listing.files[1:]]
@@ -197,7 +206,12 @@ def _align(batch: pa.RecordBatch, dataset: DatasetSource, entry: ListedFile) -> 
 
 
 def dataset_batches(
-    dataset: DatasetSource, fmt: str, gzip: bool, columns: list[str] | None, start_row: int
+    dataset: DatasetSource,
+    fmt: str,
+    gzip: bool,
+    columns: list[str] | None,
+    start_row: int,
+    encoding: str = "utf-8",
 ) -> Iterator[tuple[int, pa.RecordBatch]]:
     """``(first_row, batch)`` over every file in order; files wholly before ``start_row`` are
     skipped without reading when their row count is known."""
@@ -208,20 +222,24 @@ def dataset_batches(
             row += known
             continue
         with _guard(entry.uri):
-            for batch in _open_reader(fs, entry, fmt, gzip, None):
+            for batch in _open_reader(fs, entry, fmt, gzip, None, encoding):
                 aligned = _align(batch, dataset, entry)
                 yield row, aligned.select(columns) if columns else aligned
                 row += batch.num_rows
 
 
 def inspect_listing(
-    listing: Listing, storage: Storage, declared_format: str | None, columns: list[str] | None
+    listing: Listing,
+    storage: Storage,
+    declared_format: str | None,
+    columns: list[str] | None,
+    encoding: str = "utf-8",
 ) -> SourceInfo:
     """The stream source of a dataset (blocking)."""
     from dataproduct_mcp.services.stream_source import SourceInfo, select_columns
 
-    dataset, fmt, gzip = inspect_dataset(listing, storage, declared_format)
+    dataset, fmt, gzip = inspect_dataset(listing, storage, declared_format, encoding)
     schema, selected = select_columns(dataset_schema(dataset), columns)
     known = dataset.file_rows
     rows_total = sum(r for r in known if r is not None) if all(r is not None for r in known) else None
-    return SourceInfo(Path(listing.root), fmt, gzip, schema, selected, rows_total, dataset)
+    return SourceInfo(Path(listing.root), fmt, gzip, schema, selected, rows_total, dataset, encoding)

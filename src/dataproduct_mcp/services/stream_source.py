@@ -16,15 +16,19 @@ Per format:
   ``rows_total`` is null (counting would read the whole file); ``start_row`` reads and drops.
 
 A dataset (directory, glob, object storage, Delta table) streams its files in order through
-:mod:`.stream_dataset` (``SourceInfo.dataset``).
+:mod:`.stream_dataset` (``SourceInfo.dataset``). :func:`open_source` is the one entry for any
+source named by a caller (path policy first): ``open_stream``, ``preview_data`` and ``profile``.
+
+Text formats are UTF-8 unless ``encoding`` names another Python codec: the bytes are then
+transcoded to UTF-8 as they are read (``pyarrow.transcoding_input_stream``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -34,7 +38,18 @@ import pyarrow.json as pajson
 from dataproduct_mcp.errors import FileNotFound, InvalidArgument, UnsupportedFormat
 from dataproduct_mcp.validators import registry
 
-__all__ = ["SOURCE_FORMATS", "SourceInfo", "inspect_source", "iter_rows", "select_columns"]
+if TYPE_CHECKING:
+    from dataproduct_mcp.services.files import PathPolicy
+
+__all__ = [
+    "SOURCE_FORMATS",
+    "SourceInfo",
+    "inspect_source",
+    "iter_rows",
+    "open_source",
+    "select_columns",
+    "text_stream",
+]
 
 SOURCE_FORMATS = ("parquet", "arrow", "csv", "tsv", "jsonl")
 TEXT_BLOCK_BYTES = 4 * 1024 * 1024
@@ -50,9 +65,32 @@ class SourceInfo:
     columns: tuple[str, ...] | None
     rows_total: int | None
     dataset: Any = None  # a stream_dataset.DatasetSource when the source is not one local file
+    encoding: str = "utf-8"  # of text formats (CSV, TSV, JSON Lines)
 
 
-def inspect_source(path: Path, declared_format: str | None, columns: list[str] | None) -> SourceInfo:
+def open_source(
+    policy: PathPolicy, source: str, declared: str | None, columns: list[str] | None, encoding: str = "utf-8"
+) -> SourceInfo:
+    """Any source a caller names — one local file, or a directory, glob, ``s3://`` object or prefix,
+    Hive partitions, a Delta table — checked by the path policy and inspected (blocking)."""
+    from dataproduct_mcp.services.stream_dataset import inspect_listing
+
+    if policy.is_local_file(source):
+        return inspect_source(policy.identify(source).real_path, declared, columns, encoding)
+    listing = policy.listing(source, format=declared)
+    return inspect_listing(listing, policy.storage, declared, columns, encoding)
+
+
+def text_stream(raw: Any, encoding: str) -> Any:
+    """``raw`` as UTF-8: transcoded as it is read when ``encoding`` is another codec."""
+    if encoding.replace("_", "-").lower() in ("utf-8", "utf8"):
+        return raw
+    return pa.transcoding_input_stream(raw, src_encoding=encoding, dest_encoding="utf-8")
+
+
+def inspect_source(
+    path: Path, declared_format: str | None, columns: list[str] | None, encoding: str = "utf-8"
+) -> SourceInfo:
     """Tell the format, read the schema (and row count where metadata has it); check ``columns``."""
     try:
         with open(path, "rb") as f:
@@ -70,11 +108,11 @@ def inspect_source(path: Path, declared_format: str | None, columns: list[str] |
             suggestion="Convert the file to Parquet, Arrow IPC, CSV, TSV or JSON Lines, or validate it instead.",
         )
     try:
-        schema, rows_total = _schema_and_rows(path, fmt, is_gzip)
+        schema, rows_total = _schema_and_rows(path, fmt, is_gzip, encoding)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise UnsupportedFormat(f"cannot read {path.name} as {fmt}: {exc}", format=fmt) from exc
     schema, selected = select_columns(schema, columns)
-    return SourceInfo(path, fmt, is_gzip, schema, selected, rows_total)
+    return SourceInfo(path, fmt, is_gzip, schema, selected, rows_total, encoding=encoding)
 
 
 def select_columns(schema: pa.Schema, columns: list[str] | None) -> tuple[pa.Schema, tuple[str, ...] | None]:
@@ -91,7 +129,7 @@ def select_columns(schema: pa.Schema, columns: list[str] | None) -> tuple[pa.Sch
     return schema, selected
 
 
-def _schema_and_rows(path: Path, fmt: str, is_gzip: bool) -> tuple[pa.Schema, int | None]:
+def _schema_and_rows(path: Path, fmt: str, is_gzip: bool, encoding: str) -> tuple[pa.Schema, int | None]:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -109,23 +147,29 @@ def _schema_and_rows(path: Path, fmt: str, is_gzip: bool) -> tuple[pa.Schema, in
                 return ipc.open_stream(source).schema, None
             total = sum(reader.get_batch(i).num_rows for i in range(reader.num_record_batches))
             return reader.schema, total
-    with _text_reader(path, fmt, is_gzip) as reader:
+    with _text_reader(path, fmt, is_gzip, encoding=encoding) as reader:
         return reader.schema, None
 
 
 class _text_reader:
     """A CSV/TSV/JSON Lines batch reader with its input stream, as a context manager."""
 
-    def __init__(self, path: Path, fmt: str, is_gzip: bool, columns: tuple[str, ...] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fmt: str,
+        is_gzip: bool,
+        columns: tuple[str, ...] | None = None,
+        encoding: str = "utf-8",
+    ) -> None:
         self.stream = pa.input_stream(str(path), compression="gzip" if is_gzip else None)
         try:
+            text = text_stream(self.stream, encoding)
             if fmt == "jsonl":
-                self.reader = pajson.open_json(
-                    self.stream, read_options=pajson.ReadOptions(block_size=TEXT_BLOCK_BYTES)
-                )
+                self.reader = pajson.open_json(text, read_options=pajson.ReadOptions(block_size=TEXT_BLOCK_BYTES))
             else:
                 self.reader = pacsv.open_csv(
-                    self.stream,
+                    text,
                     read_options=pacsv.ReadOptions(block_size=TEXT_BLOCK_BYTES),
                     parse_options=pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ","),
                     convert_options=pacsv.ConvertOptions(include_columns=list(columns) if columns else None),
@@ -155,7 +199,7 @@ def _raw_batches(info: SourceInfo, batch_rows: int, start_row: int) -> Iterator[
     if info.dataset is not None:
         from dataproduct_mcp.services.stream_dataset import dataset_batches
 
-        yield from dataset_batches(info.dataset, info.format, info.gzip, cols, start_row)
+        yield from dataset_batches(info.dataset, info.format, info.gzip, cols, start_row, info.encoding)
         return
     if info.format == "parquet":
         import pyarrow.parquet as pq
@@ -193,7 +237,7 @@ def _raw_batches(info: SourceInfo, batch_rows: int, start_row: int) -> Iterator[
                     yield row, _select(batch, cols)
                 row += batch.num_rows
         return
-    with _text_reader(info.path, info.format, info.gzip, info.columns) as reader:
+    with _text_reader(info.path, info.format, info.gzip, info.columns, info.encoding) as reader:
         row = 0
         for batch in reader:
             yield row, _select(batch, cols)
@@ -204,7 +248,7 @@ def _select(batch: pa.RecordBatch, cols: list[str] | None) -> pa.RecordBatch:
     return batch.select(cols) if cols else batch
 
 
-def iter_rows(info: SourceInfo, batch_rows: int, start_row: int) -> Iterator[tuple[int, pa.RecordBatch]]:
+def iter_rows(info: SourceInfo, batch_rows: int, start_row: int) -> Generator[tuple[int, pa.RecordBatch], None, None]:
     """``(first_row, batch)`` with batches of exactly ``batch_rows`` rows (the last may be
     shorter), from row ``start_row`` (0-based) on; memory holds at most one batch plus one block."""
     pending: list[pa.RecordBatch] = []

@@ -276,13 +276,9 @@ class StreamService:
     def _inspect(self, source: str, declared: str | None, columns: list[str] | None) -> SourceInfo:
         """One local file as before; any other source (directory, glob, object storage, Delta
         table) as a dataset streaming its files in order (blocking)."""
-        from dataproduct_mcp.services.stream_dataset import inspect_listing  # pyarrow: at the first stream
-        from dataproduct_mcp.services.stream_source import inspect_source
+        from dataproduct_mcp.services.stream_source import open_source  # pyarrow: at the first stream
 
-        if self.policy.is_local_file(source):
-            return inspect_source(self.policy.identify(source).real_path, declared, columns)
-        listing = self.policy.listing(source, format=declared)
-        return inspect_listing(listing, self.policy.storage, declared, columns)
+        return open_source(self.policy, source, declared, columns)
 
     def _check_capacity(self, tenant: str) -> None:
         if not self._accepting:

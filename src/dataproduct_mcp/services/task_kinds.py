@@ -21,6 +21,7 @@ from dataproduct_mcp.domain.validation import (
     ValidationSummary,
 )
 from dataproduct_mcp.errors import DpError
+from dataproduct_mcp.services.contracts import ContractService
 from dataproduct_mcp.services.products import ProductService
 from dataproduct_mcp.services.tasks import TaskService
 from dataproduct_mcp.services.validation import VALIDATE_FILE, ValidationService
@@ -39,6 +40,8 @@ class ValidateFileParams(BaseModel):
     schema_: Annotated[dict[str, Any] | None, Field(alias="schema")] = None
     max_errors: Annotated[int, Field(ge=1, le=MAX_ERRORS_LIMIT)] = DEFAULT_MAX_ERRORS
     encoding: Annotated[str, Field(min_length=1, max_length=40)] = "utf-8"
+    contract: Annotated[str | None, Field(max_length=1024 * 1024, description="ODCS text")] = None
+    contract_table: Annotated[str | None, Field(max_length=1000)] = None
 
 
 class ValidateProductParams(BaseModel):
@@ -66,8 +69,11 @@ async def _stat(validation: ValidationService, path: str) -> tuple[int, int] | N
         return None
 
 
-def register_validation_kinds(tasks: TaskService, products: ProductService, validation: ValidationService) -> None:
-    """Register both kinds."""
+def register_validation_kinds(
+    tasks: TaskService, products: ProductService, validation: ValidationService, contracts: ContractService
+) -> None:
+    """Register both kinds. A product with an attached data contract has its files checked against
+    the contract (its schema object and quality rules), else against its ``schema``."""
 
     async def validate_file(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
         p = ValidateFileParams.model_validate(params)
@@ -79,6 +85,8 @@ def register_validation_kinds(tasks: TaskService, products: ProductService, vali
             schema=p.schema_,
             max_errors=p.max_errors,
             encoding=p.encoding,
+            contract=p.contract,
+            contract_table=p.contract_table,
             progress=_byte_progress(ctx, 0.0, 1.0, f"validating {p.path}"),
             is_cancelled=ctx.is_cancelled,
         )
@@ -91,7 +99,10 @@ def register_validation_kinds(tasks: TaskService, products: ProductService, vali
     async def validate_product(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
         p = ValidateProductParams.model_validate(params)
         product = await products.get(ctx.tenant, product_id=p.product_id)
-        schema = product.schema_.model_dump(mode="json") if product.schema_ is not None else None
+        contract = await contracts.attached(ctx.tenant, product)
+        table = product.contract.table if product.contract is not None else None
+        schema = product.schema_.model_dump(mode="json") if product.schema_ is not None and not contract else None
+        rules_failed: dict[str, int] = {}
         n = len(product.files)
         files: list[FileValidation] = []
         for i, ref in enumerate(product.files):
@@ -107,6 +118,8 @@ def register_validation_kinds(tasks: TaskService, products: ProductService, vali
                     ref.path,
                     format=ref.format,
                     schema=schema,
+                    contract=contract,
+                    contract_table=table,
                     progress=_byte_progress(ctx, i / n, 1 / n, label),
                     is_cancelled=ctx.is_cancelled,
                 )
@@ -123,6 +136,8 @@ def register_validation_kinds(tasks: TaskService, products: ProductService, vali
                     )
                 )
                 continue
+            if report.contract is not None:
+                rules_failed[ref.path] = report.contract.failed
             files.append(
                 FileValidation(
                     path=ref.path,
@@ -138,9 +153,16 @@ def register_validation_kinds(tasks: TaskService, products: ProductService, vali
             task_id=ctx.task_id, at=datetime.now(UTC), valid=all(f.valid for f in files), files=files
         )
         updated = await products.record_validation(ctx.tenant, product.id, summary)
+        file_results = [f.model_dump(mode="json") for f in files]
+        for entry in file_results:
+            if entry["path"] in rules_failed:
+                entry["contract_rules_failed"] = rules_failed[entry["path"]]
         return {
             "product_id": product.id,
-            "files": [f.model_dump(mode="json") for f in files],
+            "contract": product.contract.model_dump(mode="json", include={"id", "version", "table"})
+            if product.contract is not None
+            else None,
+            "files": file_results,
             "valid": summary.valid,
             "status": updated.status.value,
             "revision": updated.revision,

@@ -10,6 +10,10 @@ The cache is an LRU bounded in bytes (``DPMCP_CACHE_MAX_BYTES``), keyed by tenan
 size, modification time and options, so a changed file is never served stale; a file that
 changes while it is being validated is not cached. Concurrent identical requests share one
 run. Validations run in worker threads, at most one per CPU at a time.
+
+A data contract (ODCS text, or a parsed :class:`~dataproduct_mcp.contracts.DataContract`) takes
+the place of ``schema``: its schema object is the declared schema, its quality rules are counted
+in the same pass and evaluated afterwards (:mod:`.validation_contract`).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from cachetools import LRUCache
@@ -34,12 +38,16 @@ from dataproduct_mcp.logs import get_logger
 from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.products import invalid_argument_from
 from dataproduct_mcp.services.tasks import TaskService
+from dataproduct_mcp.services.validation_contract import ContractRequest, apply_contract, prepare_contract
 from dataproduct_mcp.validators import registry
-from dataproduct_mcp.validators.base import ValidationOptions
+from dataproduct_mcp.validators.base import DISTINCT_CAP, ValidationOptions
 from dataproduct_mcp.validators.dataset import validate_file_of, validate_listing
 from dataproduct_mcp.validators.registry import FormatInfo
 
-__all__ = ["VALIDATE_FILE", "CacheStats", "ReportCache", "ValidationService"]
+if TYPE_CHECKING:
+    from dataproduct_mcp.contracts import DataContract
+
+__all__ = ["VALIDATE_FILE", "CacheStats", "ReportCache", "ValidationService", "codec_name"]
 
 log = get_logger(__name__)
 
@@ -112,6 +120,18 @@ class ReportCache:
         )
 
 
+def codec_name(encoding: str) -> str:
+    """The codec's canonical name (``latin-1`` -> ``iso8859-1``); an unknown one is ``invalid-argument``."""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise InvalidArgument(
+            f"unknown encoding {encoding!r}",
+            field="encoding",
+            suggestion="Use a Python codec name such as 'utf-8', 'latin-1', 'cp1252' or 'utf-16'.",
+        ) from None
+
+
 def fit_report(report: Report, budget: int) -> Report:
     """Cap the findings so the report's JSON stays within ``budget`` bytes (error_count stays true)."""
     if len(report.model_dump_json()) <= budget:
@@ -149,6 +169,7 @@ class ValidationService:
         time_budget_s: float = 600.0,
         concurrency: int | None = None,
         parallel_files: int = 4,
+        distinct_cap: int = DISTINCT_CAP,
         observer: Callable[[Report, float], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -158,6 +179,7 @@ class ValidationService:
         self.max_result_bytes = max_result_bytes
         self.time_budget_s = time_budget_s
         self.parallel_files = parallel_files  # files of one dataset validated at once
+        self.distinct_cap = distinct_cap  # distinct values held per duplicateValues count of a contract
         self.clock = clock  # wall time, against object storage's LastModified (Listing.racy)
         self._limiter = anyio.CapacityLimiter(concurrency or max(1, os.cpu_count() or 1))
         self._inflight: dict[Any, anyio.Event] = {}
@@ -172,23 +194,50 @@ class ValidationService:
         schema: Any = None,
         max_errors: int = DEFAULT_MAX_ERRORS,
         encoding: str = "utf-8",
+        contract: str | bytes | DataContract | None = None,
+        contract_table: str | None = None,
     ) -> Task:
         """Queue a background validation (a durable task whose result is the report). The path and
-        options are checked now, so a bad request fails at once rather than in the task."""
-        self.options(format=format, schema=schema, max_errors=max_errors, encoding=encoding)
+        options (the contract too) are checked now, so a bad request fails at once rather than in the task."""
+        request = await self._contract(schema, contract, contract_table)
+        self.options(format=format, schema=schema, max_errors=max_errors, encoding=encoding, contract=request)
         if self.policy.is_local_file(path):
             await anyio.to_thread.run_sync(self.policy.identify, path)
         else:  # a directory, glob, object, prefix or table: refused or missing now, not in the task
             await anyio.to_thread.run_sync(lambda: self.policy.listing(path, format=format))
         params = {"path": path, "format": format, "schema": schema, "max_errors": max_errors, "encoding": encoding}
+        if request is not None:
+            params |= {"contract": request.text, "contract_table": contract_table}
         return await self.tasks.submit(tenant, VALIDATE_FILE, params)
+
+    @staticmethod
+    async def _contract(
+        schema: Any, contract: str | bytes | DataContract | None, table: str | None
+    ) -> ContractRequest | None:
+        if contract is None:
+            if table is not None:
+                raise InvalidArgument("contract_table needs a contract", field="contract_table")
+            return None
+        if schema is not None:
+            raise InvalidArgument(
+                "give a schema or a contract, not both",
+                field="contract",
+                suggestion="Leave out schema: the contract's schema object is the declared schema.",
+            )
+        return await anyio.to_thread.run_sync(prepare_contract, contract, table)
 
     @staticmethod
     def list_formats() -> list[FormatInfo]:
         return registry.list_formats()
 
     def options(
-        self, *, format: str | None, schema: Any, max_errors: int, encoding: str = "utf-8"
+        self,
+        *,
+        format: str | None,
+        schema: Any,
+        max_errors: int,
+        encoding: str = "utf-8",
+        contract: ContractRequest | None = None,
     ) -> ValidationOptions:
         if not 1 <= max_errors <= MAX_ERRORS_LIMIT:
             raise InvalidArgument(f"max_errors must be between 1 and {MAX_ERRORS_LIMIT}", field="max_errors")
@@ -204,16 +253,17 @@ class ValidationService:
                 parsed = schema if isinstance(schema, TableSchema) else TableSchema.model_validate(schema)
             except ValidationError as exc:
                 raise invalid_argument_from(exc, "schema") from exc
-        try:
-            encoding = codecs.lookup(encoding).name
-        except LookupError:
-            raise InvalidArgument(
-                f"unknown encoding {encoding!r}",
-                field="encoding",
-                suggestion="Use a Python codec name such as 'utf-8', 'latin-1', 'cp1252' or 'utf-16'.",
-            ) from None
+        encoding = codec_name(encoding)
+        if contract is not None:
+            parsed = contract.checks.schema_
         return ValidationOptions(
-            format=format, schema=parsed, max_errors=max_errors, encoding=encoding, time_budget_s=self.time_budget_s
+            format=format,
+            schema=parsed,
+            max_errors=max_errors,
+            encoding=encoding,
+            time_budget_s=self.time_budget_s,
+            measurements=contract.measurements if contract is not None else (),
+            distinct_cap=self.distinct_cap,
         )
 
     async def validate(
@@ -225,19 +275,26 @@ class ValidationService:
         schema: Any = None,
         max_errors: int = DEFAULT_MAX_ERRORS,
         encoding: str = "utf-8",
+        contract: str | bytes | DataContract | None = None,
+        contract_table: str | None = None,
         progress: Callable[[int, int], None] | None = None,
         is_cancelled: Callable[[], bool] | None = None,
     ) -> Report:
         """Validate one file — or any source: a directory, glob, object, prefix or Delta table (one
-        report for the dataset) — inside the allowed roots; cached by (tenant, identity, options)."""
-        options = self.options(format=format, schema=schema, max_errors=max_errors, encoding=encoding)
+        report for the dataset) — inside the allowed roots; cached by (tenant, identity, options).
+        ``contract`` (ODCS text, or a parsed DataContract; not with ``schema``) is checked too:
+        its schema object ``contract_table`` (needed when it has several) is the declared schema,
+        its quality rules' findings are added and ``report.contract`` sums them up."""
+        request = await self._contract(schema, contract, contract_table)
+        options = self.options(format=format, schema=schema, max_errors=max_errors, encoding=encoding, contract=request)
         if not self.policy.is_local_file(path):
-            return await self._validate_source(tenant, path, options, progress, is_cancelled)
+            return await self._validate_source(tenant, path, options, progress, is_cancelled, request)
         ident = self.policy.identify(path)
-        key = (tenant, str(ident.real_path), ident.size, ident.mtime_ns, options.cache_key())
+        key = (tenant, str(ident.real_path), ident.size, ident.mtime_ns, options.cache_key(), _key(request))
 
         def run() -> Report:
-            return registry.validate_path(ident.real_path, options, progress=progress, is_cancelled=cancelled)
+            report = registry.validate_path(ident.real_path, options, progress=progress, is_cancelled=cancelled)
+            return report if request is None else apply_contract(report, request, options)
 
         def unchanged() -> bool:
             after = self.policy.identify(path)
@@ -257,11 +314,12 @@ class ValidationService:
         options: ValidationOptions,
         progress: Callable[[int, int], None] | None,
         is_cancelled: Callable[[], bool] | None,
+        request: ContractRequest | None = None,
     ) -> Report:
         """A source that is not one local file: listed first (path policy, then existence), cached
         by the listing's identity (every file's path, size and mtime), re-listed afterwards."""
         listing = await anyio.to_thread.run_sync(lambda: self.policy.listing(path, format=options.format))
-        key = (tenant, "source", listing.identity, options.cache_key())
+        key = (tenant, "source", listing.identity, options.cache_key(), _key(request))
         abandoned = threading.Event()
 
         def cancelled() -> bool:
@@ -271,10 +329,12 @@ class ValidationService:
             storage = self.policy.storage
             if listing.single:
                 entry = listing.files[0]
-                return validate_file_of(listing, entry, storage, options, progress=progress, is_cancelled=cancelled)
-            return validate_listing(
-                listing, storage, options, parallel=self.parallel_files, progress=progress, is_cancelled=cancelled
-            )
+                report = validate_file_of(listing, entry, storage, options, progress=progress, is_cancelled=cancelled)
+            else:
+                report = validate_listing(
+                    listing, storage, options, parallel=self.parallel_files, progress=progress, is_cancelled=cancelled
+                )
+            return report if request is None else apply_contract(report, request, options)
 
         def unchanged() -> bool:
             if listing.racy(self.clock()):
@@ -324,3 +384,7 @@ class ValidationService:
             del self._inflight[key]
             done.set()
         return fit_report(report, self.max_result_bytes - 2048).model_copy(update={"path": path})
+
+
+def _key(request: ContractRequest | None) -> str | None:
+    return request.key if request is not None else None

@@ -107,9 +107,11 @@ def declared_checker(schema: pa.Schema, ctx: ValidationContext) -> TableChecker 
     names = safe_names(schema)
     types = dict(zip(names, schema.types, strict=True))
     specs = []
+    mismatched: set[str] = set()
     for spec in declared.columns:
         t = types.get(spec.name)
         if t is not None and not _compatible(spec.type, t):
+            mismatched.add(spec.name)
             ctx.findings.error(
                 FindingCode.schema_mismatch,
                 f"column {spec.name!r} has type {_type_name(t)}, declared {spec.type.value}",
@@ -119,8 +121,10 @@ def declared_checker(schema: pa.Schema, ctx: ValidationContext) -> TableChecker 
             )
             spec = ColumnSpec.model_validate({"name": spec.name, "type": spec.type})
         specs.append(spec)
-    effective = TableSchema(columns=specs)
-    return TableChecker(ctx, names, effective, header_line=None)
+    checker = TableChecker(ctx, names, TableSchema(columns=specs), header_line=None)
+    if checker.measures is not None and mismatched:
+        checker.measures.drop(mismatched)  # values of another type: the contract's counts are not taken
+    return checker
 
 
 def _full_columns(schema: pa.Schema) -> list[int]:

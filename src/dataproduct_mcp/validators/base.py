@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, cast
 
+from dataproduct_mcp.domain.contract import Measurement
 from dataproduct_mcp.domain.schema import TableSchema
 from dataproduct_mcp.domain.validation import DEFAULT_MAX_ERRORS, ColumnInfo, Finding, FindingCode
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from dataproduct_mcp.validators.filehash import FileHash
 
 __all__ = [
+    "DISTINCT_CAP",
     "Cancelled",
     "FindingCollector",
     "FormatResult",
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 MAX_VALUE_CHARS = 200
+DISTINCT_CAP = 4_000_000  # distinct values held per duplicateValues measurement (8 bytes each)
 
 
 class Cancelled(Exception):
@@ -59,10 +62,14 @@ class ValidationOptions:
     max_line_bytes: int = 16 * 1024 * 1024  # one line / field / cell bigger than this is a finding
     max_uncompressed_bytes: int = 8 * 1024 * 1024 * 1024  # bound for gzip / xlsx (zip-bomb guard)
     threads: int = 0  # parser threads for one file; 0 = the cores this process may use (at most 4)
+    #: a data contract's counts to take (validators/measures.py); the report carries them
+    measurements: tuple[Measurement, ...] = ()
+    distinct_cap: int = DISTINCT_CAP  # past this many distinct values a duplicateValues count is given up
 
     def cache_key(self) -> tuple[Any, ...]:
         schema = self.schema.model_dump_json() if self.schema is not None else None
-        return (self.format, schema, self.max_errors, self.encoding)
+        measured = tuple(m.key for m in self.measurements)
+        return (self.format, schema, self.max_errors, self.encoding, measured, self.distinct_cap if measured else None)
 
 
 class FindingCollector:
@@ -75,6 +82,7 @@ class FindingCollector:
         self.warnings: list[Finding] = []
         self.error_count = 0
         self.warning_count = 0
+        self.error_codes: set[FindingCode] = set()  # every code reported as an error
 
     @property
     def truncated(self) -> bool:
@@ -90,6 +98,7 @@ class FindingCollector:
 
     def error(self, code: FindingCode | str, message: str, *, value: Any = None, **where: Any) -> None:
         self.error_count += 1
+        self.error_codes.add(FindingCode(code))
         if len(self.errors) < self.max_errors:
             self.errors.append(self._make(code, message, value, **where))
 
@@ -110,6 +119,7 @@ class ValidationContext:
     is_cancelled: Callable[[], bool] = lambda: False
     started: float = field(default_factory=time.monotonic)
     checks: list[str] = field(default_factory=list)
+    measures: Any = None  # the file's Measures (validators/measures.py), set by the TableChecker that takes them
 
     def checkpoint(self, bytes_done: int) -> None:
         """Call between chunks/batches: reports progress, honours cancellation and the time budget."""
@@ -131,6 +141,9 @@ class FormatResult:
     rows: int = 0
     columns: list[ColumnInfo] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the contract's counts (a validators.measures.Measured), filled by the registry after the
+    #: validator ran; None when the file was not read to its end
+    measured: Any = None
 
 
 class ByteStream(Protocol):

@@ -7,6 +7,9 @@
 * Partitions: every file must have the first file's partition keys, in order; a partition
   column may not also be a column of the files. A declared schema's partition columns are
   checked against the partition values (type, ``required``) instead of being asked of the files.
+* A data contract's counts are summed over the files, duplicates counted across the whole dataset
+  (:meth:`~dataproduct_mcp.validators.measures.Measured.add`); one file without them (not read to
+  its end) leaves the dataset without them.
 """
 
 from __future__ import annotations
@@ -74,6 +77,8 @@ class DatasetChecks:
         self.checks: list[str] = []
         self.formats: dict[str, str] = {}  # format -> media type, in the order met
         self._values_checked: set[tuple[str, str | None]] = set()
+        self.measured: Any = None  # the contract's counts so far (validators.measures.Measured)
+        self._unmeasured = False
         for note in listing.notes:
             if note == "deletion-vectors":
                 self._warning(
@@ -112,6 +117,7 @@ class DatasetChecks:
     def add(self, entry: ListedFile, report: Report) -> None:
         uri = entry.uri
         self._merge(uri, report)
+        self._measure(report._measured)
         self.rows += report.rows
         self.entries.append((entry.relative, entry.size, report.sha256))
         for name in report.checks:
@@ -135,6 +141,16 @@ class DatasetChecks:
             )
         self._columns(uri, report)
         self._partitions(entry)
+
+    def _measure(self, measured: Any) -> None:
+        if not self.options.measurements or self._unmeasured:
+            return
+        if measured is None:
+            self._unmeasured, self.measured = True, None
+        elif self.measured is None:
+            self.measured = measured
+        else:
+            self.measured.add(measured)
 
     def _columns(self, uri: str, report: Report) -> None:
         if not report.columns:
@@ -234,7 +250,7 @@ class DatasetChecks:
             extra["partitions"] = self.partition_keys
         if self.listing.delta is not None:
             extra["delta"] = {"version": self.listing.delta.version, "features": list(self.listing.delta.features)}
-        return Report(
+        report = Report(
             valid=self.error_count == 0,
             path=self.listing.source,
             format=fmt,
@@ -252,3 +268,6 @@ class DatasetChecks:
             elapsed_ms=round((time.monotonic() - started) * 1000, 3),
             extra=extra,
         )
+        if not self._unmeasured and self.files_done == len(self.listing.files):
+            report._measured = self.measured  # every file counted (a spent budget leaves some out)
+        return report

@@ -49,6 +49,7 @@ from dataproduct_mcp.validators.formats import SPECS
 if TYPE_CHECKING:
     from dataproduct_mcp.sources.remote import RemoteObject
     from dataproduct_mcp.validators.filehash import FileHash
+    from dataproduct_mcp.validators.measures import Measured
 
 __all__ = ["FormatInfo", "detect", "get", "list_formats", "validate_path", "validate_remote", "validators"]
 
@@ -309,6 +310,7 @@ def _validate(
     if size == 0:
         ctx.check("empty-file")
         collector.error(FindingCode.empty_file, "file is empty (0 bytes)")
+        result.measured = _measured(ctx, result)
     else:
         result = _run(validator, source, ctx)
     ahead = sha256_ahead.result() if sha256_ahead is not None else None
@@ -327,7 +329,7 @@ def _validate(
     extra = dict(result.extra)
     if is_gzip:
         extra["compression"] = "gzip"
-    return Report(
+    report = Report(
         valid=collector.error_count == 0,
         path=str(path),
         format=validator.name,
@@ -345,6 +347,16 @@ def _validate(
         elapsed_ms=round((time.monotonic() - started) * 1000, 3),
         extra=extra,
     )
+    report._measured = result.measured
+    return report
+
+
+def _measured(ctx: ValidationContext, result: FormatResult) -> Measured | None:
+    if not ctx.options.measurements:
+        return None  # no contract: nothing to count
+    from dataproduct_mcp.validators.measures import measured_of
+
+    return measured_of(ctx, result)
 
 
 def _position(finding: Finding) -> tuple[int, int, int]:
@@ -366,7 +378,9 @@ def _detect_for(
 
 def _run(validator: FormatValidator, source: Source, ctx: ValidationContext) -> FormatResult:
     try:
-        return validator.validate(source, ctx)
+        result = validator.validate(source, ctx)
+        result.measured = _measured(ctx, result)
+        return result
     except Cancelled:
         raise
     except TimeBudgetExceeded:

@@ -16,13 +16,14 @@ findings at once and then checks records in one of two ways:
   call :meth:`TableChecker.check_batch`, which converts the batch to rows and reports findings
   by row.
 
-Unique checks keep a bounded set of value hashes per file (:mod:`.unique`).
+Unique checks keep a bounded set of value hashes per file (:mod:`.unique`). A data contract's
+measurements (``options.measurements``) are taken on the same batches and records (:mod:`.measures`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -31,6 +32,7 @@ import pyarrow as pa
 from dataproduct_mcp.domain.schema import ColumnSpec, ColumnType, TableSchema
 from dataproduct_mcp.domain.validation import ColumnInfo, FindingCode
 from dataproduct_mcp.validators.base import ValidationContext
+from dataproduct_mcp.validators.measures import Bad, Measures, pattern_mask
 from dataproduct_mcp.validators.unique import UniqueTracker
 from dataproduct_mcp.validators.values import parse_json_value, parse_text
 
@@ -110,6 +112,8 @@ class TableChecker:
             ctype = spec.type if spec is not None else (types[i] if types is not None else ColumnType.string)
             self.columns.append(ColumnState(i, label, spec, ctype))
         self.by_label = {c.label: c for c in reversed(self.columns)}
+        measurements, cap = ctx.options.measurements, ctx.options.distinct_cap
+        self.measures = ctx.measures = Measures(measurements, self.columns, cap) if measurements else None
         self._check_header(header_line)
 
     # -- header -----------------------------------------------------------------------
@@ -161,6 +165,8 @@ class TableChecker:
         where = {"row": row, "line": line, "byte_offset": byte_offset}
         if all(not c for c in cells):
             self.f.error(FindingCode.blank_row, "row is blank", **where)
+            if self.measures is not None:
+                self.measures.record(())
             return
         n = len(cells)
         for col in self.columns[n:]:
@@ -179,8 +185,11 @@ class TableChecker:
                 value=cells[j],
                 **where,
             )
-        for col, cell in zip(self.columns, cells, strict=False):
-            self._check_cell(col, cell or None, where, text=True)
+        values = [
+            self._check_cell(c, cell or None, where, text=True) for c, cell in zip(self.columns, cells, strict=False)
+        ]
+        if self.measures is not None:
+            self.measures.record(values)
 
     def check_mapping(
         self, record: Mapping[str, Any], *, row: int, line: int | None = None, byte_offset: int | None = None
@@ -189,10 +198,13 @@ class TableChecker:
         where = {"row": row, "line": line, "byte_offset": byte_offset}
         if not record:
             self.f.error(FindingCode.blank_row, "record is empty", **where)
+            if self.measures is not None:
+                self.measures.record(())
             return
         for key in record:
             if key not in self.by_label:
                 self.f.error(FindingCode.extra_cell, f"key {key!r} is not a column", column_name=key, **where)
+        values: list[Any] = []
         for col in self.columns:
             if col.label not in record:
                 self.f.error(
@@ -202,10 +214,14 @@ class TableChecker:
                     column_name=col.label,
                     **where,
                 )
+                values.append(None)
             else:
-                self._check_cell(col, record[col.label], where, text=False)
+                values.append(self._check_cell(col, record[col.label], where, text=False))
+        if self.measures is not None:
+            self.measures.record(values)
 
-    def _check_cell(self, col: ColumnState, cell: Any, where: dict[str, Any], *, text: bool) -> None:
+    def _check_cell(self, col: ColumnState, cell: Any, where: dict[str, Any], *, text: bool) -> Any:
+        """Check one cell; returns its value (None when missing, :class:`Bad` when not of the type)."""
         if cell is None:
             col.nullable = True
             if col.spec is not None and col.spec.required:
@@ -216,7 +232,7 @@ class TableChecker:
                     column_name=col.label,
                     **where,
                 )
-            return
+            return None
         value = cell
         if col.type is not None:
             ok, value = parse_text(cell, col.type) if text else parse_json_value(cell, col.type)
@@ -233,9 +249,10 @@ class TableChecker:
                     value=cell,
                     **where,
                 )
-                return
+                return Bad(cell)
         if col.spec is not None:
             self._check_constraints(col, value, cell, where)
+        return value
 
     def _check_constraints(self, col: ColumnState, value: Any, raw: Any, where: dict[str, Any]) -> None:
         spec = col.spec
@@ -264,10 +281,11 @@ class TableChecker:
             self.f.error(FindingCode.unique_error, "value repeats an earlier row", **loc)
 
     # -- Arrow batches ----------------------------------------------------------------
-    def batch_is_clean(self, table: pa.Table | pa.RecordBatch, first_row: int) -> bool:
+    def batch_is_clean(self, table: pa.Table | pa.RecordBatch, first_row: int, *, measure: bool = True) -> bool:
         """True if ``table`` (columns in file order, already converted to the column types)
         has no blank rows and meets every declared constraint. Reports nothing; on True the
-        column state (nullability, unique values) is updated as if each row was checked."""
+        column state (nullability, unique values) is updated as if each row was checked, and
+        the contract's measurements are taken on it (unless ``measure`` is False)."""
         if table.num_rows == 0:
             return True
         arrays = [table.column(i) for i in range(min(table.num_columns, self.width))]
@@ -294,6 +312,8 @@ class TableChecker:
             self.unique.add_batch(index, values, first_row)
         for col, n_null in zip(self.columns, nulls, strict=False):
             col.nullable = col.nullable or n_null > 0
+        if measure and self.measures is not None:
+            self.measures.batch(table)
         return True
 
     @staticmethod
@@ -337,18 +357,23 @@ class TableChecker:
     def check_batch(self, table: pa.Table | pa.RecordBatch, first_row: int) -> None:
         """Check an Arrow batch row by row (for formats whose rows have no line/offset, e.g.
         Parquet or xlsx); fast when the batch is clean. ``first_row`` is the 1-based row of
-        its first record."""
-        if self.batch_is_clean(table, first_row):
+        its first record. The contract's measurements are taken on the whole batch either way."""
+        clean = self.batch_is_clean(table, first_row, measure=False)
+        if self.measures is not None:
+            self.measures.batch(table)
+        if clean:
             return
         names = [c.label for c in self.columns]
         for i, record in enumerate(table.to_pylist()):
             values = list(record.values())
             row = dict(zip(names, values, strict=False))
-            self.check_mapping_typed(row, row=first_row + i)
+            self.check_mapping_typed(row, row=first_row + i, measure=False)
 
-    def check_mapping_typed(self, record: Mapping[str, Any], *, row: int) -> None:
+    def check_mapping_typed(self, record: Mapping[str, Any], *, row: int, measure: bool = True) -> None:
         """Check already-typed values (Arrow/Parquet/xlsx); nulls are missing values."""
         where = {"row": row, "line": None, "byte_offset": None}
+        if measure and self.measures is not None:
+            self.measures.record([record.get(c.label) for c in self.columns])
         if all(v is None for v in record.values()):
             self.f.error(FindingCode.blank_row, "row is blank", **where)
             return
@@ -371,18 +396,5 @@ def _lengths_hold(arr: Any, lo: int | None, hi: int | None) -> bool:
     return not ((lo is not None and mm["min"].as_py() < lo) or (hi is not None and mm["max"].as_py() > hi))
 
 
-_RE2_OK: dict[str, bool] = {}
-
-
 def _pattern_holds(arr: Any, regex: re.Pattern[str]) -> bool:
-    pc = compute()
-    anchored = f"^(?:{regex.pattern})$"
-    if _RE2_OK.get(anchored, True):
-        try:
-            matched = pc.match_substring_regex(arr, anchored)
-            _RE2_OK[anchored] = True
-            return bool(pc.all(matched).as_py() is not False)
-        except pa.ArrowException:
-            _RE2_OK[anchored] = False  # not RE2 syntax: check with Python's re below
-    full: Callable[[str], Any] = regex.fullmatch
-    return all(v is None or full(v) is not None for v in arr.to_pylist())
+    return bool(compute().all(pattern_mask(arr, regex)).as_py() is not False)
