@@ -138,7 +138,7 @@ else:
     from dataproduct_mcp.server import run; mark("import server.run (uvicorn, HTTP side)")
     app = Application.build(settings); mark("Application.build")
     async def serve():
-        server = run.build_server(app); mark("build_server (18 tools)")
+        server = run.build_server(app); mark(f"build_server ({len(server._tool_manager._tools)} tools)")
         await app.start(); mark("app.start (data dir, database, migrations, workers)")
         sock, _ = run._bind(settings.http_host, 0); mark("HTTP side's socket bound")
         gc.freeze(); gc.enable(); mark("ready (gc.freeze)")
