@@ -345,3 +345,23 @@ def test_avro_types_map_to_arrow_without_losing_what_is_simple(tmp_path: Path) -
     assert json.loads(got["next"])["kind"] == "B" and got["props"] == [("a", 1)]
     assert (got["big"], got["uid"], got["raw"]) == ("12.5", "00000000-0000-0000-0000-000000000002", b"ab")
     assert pa.types.is_struct(arrow.field("again").type)
+
+
+async def test_hive_partitions_of_each_record_format_preview_with_the_partition_column(
+    client: Client, tmp_path: Path
+) -> None:
+    schema = fastavro.parse_schema({"type": "record", "name": "R", "fields": [{"name": "id", "type": "long"}]})
+    for region, start in (("eu", 0), ("us", 100)):
+        records = [{"id": i} for i in range(start, start + 3)]
+        for fmt in ("json", "avro", "xlsx"):
+            (tmp_path / fmt / f"region={region}").mkdir(parents=True)
+        (tmp_path / "json" / f"region={region}" / "p.json").write_text(json.dumps(records))
+        with open(tmp_path / "avro" / f"region={region}" / "p.avro", "wb") as f:
+            fastavro.writer(f, schema, records)
+        write_xlsx(tmp_path / "xlsx" / f"region={region}" / "p.xlsx", ["id"], [[r["id"]] for r in records])
+    for fmt in ("json", "avro", "xlsx"):
+        out = await call_ok(client, "preview_data", {"path": str(tmp_path / fmt), "rows": 4})
+        assert out["format"] == fmt and [c["name"] for c in out["columns"]] == ["id", "region"]
+        assert out["rows"][2:] == [{"id": 2, "region": "eu"}, {"id": 100, "region": "us"}]
+        prof = await call_ok(client, "profile", {"path": str(tmp_path / fmt)})
+        assert prof["rows_scanned"] == 6 and prof["columns"][0]["max"] == 102
