@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import fastavro
+import openpyxl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
@@ -50,8 +52,42 @@ def files(tmp_path: Path) -> dict[str, Path]:
     out["jsonl"].write_text(lines)
     out["jsonl.gz"] = tmp_path / "t.jsonl.gz"
     out["jsonl.gz"].write_bytes(gzip.compress(lines.encode()))
-    out["json"] = tmp_path / "t.json"
-    out["json"].write_text(json.dumps(table.to_pylist()[:3]))
+    out["xml"] = tmp_path / "t.xml"
+    out["xml"].write_text("<rows><row><id>1</id></row></rows>")
+    return out
+
+
+@pytest.fixture(scope="module")
+def record_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The same table as a JSON array (plain, gzip), an Avro file of many blocks and an xlsx sheet."""
+    tmp = tmp_path_factory.mktemp("records")
+    records = (
+        make_table(ROWS)
+        .cast(pa.schema([("id", pa.int64()), ("name", pa.string()), ("amount", pa.float64()), ("note", pa.string())]))
+        .to_pylist()
+    )
+    out = {"json": tmp / "t.json", "json.gz": tmp / "t.json.gz", "avro": tmp / "t.avro", "xlsx": tmp / "t.xlsx"}
+    text = json.dumps(records, indent=1)
+    out["json"].write_text(text)
+    out["json.gz"].write_bytes(gzip.compress(text.encode()))
+    schema = {
+        "type": "record",
+        "name": "T",
+        "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "name", "type": "string"},
+            {"name": "amount", "type": "double"},
+            {"name": "note", "type": ["null", "string"]},
+        ],
+    }
+    with open(out["avro"], "wb") as f:
+        fastavro.writer(f, fastavro.parse_schema(schema), records, codec="deflate", sync_interval=20_000)
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet("t")
+    ws.append(list(records[0]))
+    for r in records:
+        ws.append(list(r.values()))
+    wb.save(out["xlsx"])
     return out
 
 
@@ -97,6 +133,22 @@ def test_every_source_format_yields_every_row_from_start_row_in_order(
     ids, seqs = all_ids("arrow", FrameProducer(info, "arrow", 333, start, 1 << 24))
     assert ids == list(range(start, ROWS))
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+@pytest.mark.parametrize("name", ["json", "json.gz", "avro", "xlsx"])
+@pytest.mark.parametrize("start", [0, 699, 1401, ROWS - 1, ROWS])
+def test_record_formats_yield_every_row_from_start_row_in_order(
+    record_files: dict[str, Path], name: str, start: int
+) -> None:
+    info = inspect_source(record_files[name], None, None)
+    assert info.format == name.removesuffix(".gz") and info.schema.names == ["id", "name", "amount", "note"]
+    assert info.rows_total == (ROWS if name == "avro" else None)
+    ids, seqs = all_ids("arrow", FrameProducer(info, "arrow", 333, start, 1 << 24))
+    assert ids == list(range(start, ROWS))
+    assert seqs == list(range(1, len(seqs) + 1))
+    selected = inspect_source(record_files[name], None, ["amount", "id"])
+    sizes = [(row, batch.num_rows, batch.schema.names) for row, batch in iter_rows(selected, 1000, 10)]
+    assert sizes == [(10, 1000, ["amount", "id"]), (1010, 1000, ["amount", "id"]), (2010, 490, ["amount", "id"])]
 
 
 def test_batches_have_exactly_batch_rows_rows_but_the_last(files: dict[str, Path]) -> None:
@@ -187,7 +239,7 @@ async def test_bad_sources_and_arguments_fail_with_stable_codes(
 ) -> None:
     src = str(files["parquet"])
     cases = [
-        (streams.open("acme", str(files["json"]), format="jsonl"), "unsupported-format"),
+        (streams.open("acme", str(files["xml"]), format="jsonl"), "unsupported-format"),
         (streams.open("acme", "/etc/passwd", format="jsonl"), "path-not-allowed"),
         (streams.open("acme", str(tmp_path / "missing.csv"), format="jsonl"), "file-not-found"),
         (streams.open("acme", src, format="jsonl", columns=["nope"]), "invalid-argument"),

@@ -1,5 +1,6 @@
-"""open_stream over a Hive-partitioned dataset on a real S3-compatible server (moto), through a
-real `serve --transport http` subprocess and a `websockets` client."""
+"""open_stream over a Hive-partitioned dataset on a real S3-compatible server (moto) and over
+record formats (Avro, a JSON array) read record by record, through a real
+`serve --transport http` subprocess and a `websockets` client."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import io
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import anyio
+import fastavro
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
@@ -16,7 +19,7 @@ import pytest
 
 from tests.s3 import S3Server
 from tests.streams.client import call, open_stream, read_all, ws_connect
-from tests.streams.conftest import StreamServer, run_server
+from tests.streams.conftest import StreamServer, make_table, run_server
 from tests.streams.test_streaming import assert_rows_in_order
 
 pytestmark = pytest.mark.anyio
@@ -79,3 +82,39 @@ async def test_an_s3_dataset_resumes_from_a_row_in_a_later_file(s3_server: Strea
 async def test_streaming_outside_the_allowed_prefixes_is_refused(s3_server: StreamServer, dataset: str) -> None:
     ok, body = await call(s3_server, "open_stream", {"source": f"s3://{dataset}/other/", "format": "arrow"})
     assert not ok and body["error"]["code"] == "path-not-allowed"
+
+
+RECORD_ROWS = 5000
+
+
+@pytest.fixture(scope="module")
+def record_sources(data_dir: Path) -> dict[str, Path]:
+    records = make_table(RECORD_ROWS).select(["id", "name", "amount"]).to_pylist()
+    schema = {
+        "type": "record",
+        "name": "Row",
+        "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "name", "type": "string"},
+            {"name": "amount", "type": "double"},
+        ],
+    }
+    out = {"avro": data_dir / "rows.avro", "json": data_dir / "rows.json"}
+    with open(out["avro"], "wb") as f:
+        fastavro.writer(f, fastavro.parse_schema(schema), records, codec="deflate", sync_interval=8000)
+    out["json"].write_text(json.dumps(records))
+    return out
+
+
+@pytest.mark.parametrize("source", ["avro", "json"])
+async def test_a_record_format_streams_over_a_websocket_and_resumes_mid_file(
+    server: StreamServer, record_sources: dict[str, Path], source: str
+) -> None:
+    with anyio.fail_after(60):
+        stream = await open_stream(server, source=str(record_sources[source]), format="arrow", batch_rows=700)
+        assert stream["rows_total"] == (RECORD_ROWS if source == "avro" else None)
+        assert stream["columns"] == ["id", "name", "amount"]
+        async with ws_connect(stream, start_row=1500) as ws:
+            received = await read_all(ws, "arrow")
+        assert received.schema["columns"][0] == {"name": "id", "type": "int64", "nullable": source == "json"}
+        assert_rows_in_order(received, 1500, RECORD_ROWS, 700)

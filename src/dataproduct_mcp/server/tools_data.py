@@ -26,9 +26,9 @@ PATH_DESCRIPTION = (
     "a glob ('data/**/*.parquet'), an s3://bucket/key object or prefix, Hive partitions, or a Delta table "
     "(add @v<N> for a version). Example: 'data/orders.parquet'."
 )
-FORMAT_DESCRIPTION = "Force a format: parquet, arrow, csv, tsv or jsonl; detected if omitted."
+FORMAT_DESCRIPTION = "Force a format: parquet, arrow, csv, tsv, jsonl, json, avro or xlsx; detected if omitted."
 ENCODING_DESCRIPTION = (
-    "Text encoding of CSV, TSV and JSON Lines, e.g. 'latin-1' or 'utf-16'; transcoded to UTF-8 as it is read."
+    "Text encoding of CSV, TSV, JSON Lines and JSON, e.g. 'latin-1' or 'utf-16'; transcoded to UTF-8 as it is read."
 )
 
 
@@ -50,13 +50,14 @@ def register(server: DataProductServer, app: Application) -> None:
         format: Annotated[str | None, Field(description=FORMAT_DESCRIPTION, max_length=32)] = None,
         encoding: Annotated[str, Field(description=ENCODING_DESCRIPTION, min_length=1, max_length=40)] = "utf-8",
     ) -> PreviewResult:
-        """The first rows of a data source — Parquet, Arrow/Feather, CSV, TSV or JSON Lines (gzip too), one
-        file or a dataset (directory, glob, s3:// prefix, Hive partitions, Delta table) — as JSON objects.
+        """The first rows of a data source — Parquet, Arrow/Feather, CSV, TSV, JSON Lines, a JSON array of
+        objects (text formats gzip too), Avro, or the first sheet of an xlsx workbook; one file or a dataset
+        (directory, glob, s3:// prefix, Hive partitions, Delta table) — as JSON objects.
         Reads only those rows and stops. Default 20 rows, at most 500. Values are JSON-safe: dates and
         timestamps as ISO 8601 strings, decimals as strings, binary as {"$base64", "length"}, NaN as "NaN";
         strings over 1000 characters are cut and end with "…" (values_truncated=true). The result fits the
         result budget: rows (then columns) are dropped if needed and truncated=true says so. more_rows tells
-        whether the source goes on; rows_total is given when metadata knows it (Parquet, Arrow, Delta).
+        whether the source goes on; rows_total is given when metadata knows it (Parquet, Arrow, Avro, Delta).
         Example: {"path": "data/orders.parquet", "rows": 5, "columns": ["id", "amount"]}."""
         return await app.dataviews.preview(path, rows=rows, columns=columns, format=format, encoding=encoding)
 

@@ -21,10 +21,12 @@ class OpenStreamResult(BaseModel):
     )
     expires_at: datetime = Field(description="The session ends at this time (UTC) whatever its progress.")
     rows_total: int | None = Field(
-        description="Rows in the file from its metadata (Parquet, Arrow IPC file); null when unknown "
-        "(CSV, TSV, JSON Lines, Arrow IPC stream)."
+        description="Rows in the file from its metadata (Parquet, Arrow IPC file, Avro block headers); null "
+        "when unknown (CSV, TSV, JSON Lines, JSON, xlsx, Arrow IPC stream)."
     )
-    source_format: str = Field(description="Format of the file being streamed (parquet, arrow, csv, tsv, jsonl).")
+    source_format: str = Field(
+        description="Format of the file being streamed (parquet, arrow, csv, tsv, jsonl, json, avro, xlsx)."
+    )
     columns: list[str] = Field(description="The columns that will be streamed, in order.")
 
 
@@ -90,8 +92,9 @@ def register(server: DataProductServer, app: Application) -> None:
             ),
         ] = None,
     ) -> OpenStreamResult:
-        """Open a WebSocket streaming session over one data file (Parquet, Arrow IPC, CSV, TSV or JSON Lines,
-        text formats optionally gzip-compressed) and return its URL and a short-lived token. Connect with any
+        """Open a WebSocket streaming session over one data file (Parquet, Arrow IPC, CSV, TSV, JSON Lines,
+        a JSON array of objects — text formats optionally gzip-compressed — Avro, or an xlsx workbook's first
+        sheet) and return its URL and a short-lived token. Connect with any
         WebSocket client sending `Authorization: Bearer <token>`; the server sends a JSON `schema` message,
         then batches of `batch_rows` rows, each with a sequence number `seq` and first row `row`, then
         `{"type":"end","rows":N}`. Reconnect with `?start_row=<next row>` to resume after a disconnect.

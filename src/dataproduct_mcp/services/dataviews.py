@@ -3,9 +3,10 @@ it (``profile``), within the result budget.
 
 A source is anything ``validate_file`` accepts that has a batch reader: one local file, a
 directory, a glob, an ``s3://`` object or prefix, Hive partitions, a Delta table (``@v<N>``) of
-Parquet, Arrow/Feather, CSV, TSV or JSON Lines (gzip too). It is opened once, through the path
-policy, by :func:`~dataproduct_mcp.services.stream_source.open_source` — the reader ``open_stream``
-uses — and read in a worker thread:
+Parquet, Arrow/Feather, CSV, TSV, JSON Lines or JSON arrays (gzip too), Avro or xlsx (the first
+sheet). It is opened once, through the path policy, by
+:func:`~dataproduct_mcp.services.stream_source.open_source` — the reader ``open_stream`` uses — and
+read in a worker thread:
 
 - preview reads ``rows + 1`` rows (to tell ``more_rows``) and closes the reader;
 - profile streams every batch through :mod:`.profiling` until the end, ``max_rows`` rows

@@ -69,8 +69,15 @@ def _open_reader(
     import pyarrow.json as pajson
     import pyarrow.parquet as pq
 
+    from dataproduct_mcp.services.stream_records import RECORD_FORMATS, record_batches, record_schema
     from dataproduct_mcp.services.stream_source import text_stream
 
+    if fmt in RECORD_FORMATS:
+        opener = lambda: fs.open_input_file(entry.path)  # noqa: E731
+        schema = record_schema(fmt, opener, gzip, encoding, local=False)[0]
+        for _, batch in record_batches(fmt, opener, gzip, encoding, schema, 64 * 1024):
+            yield batch
+        return
     if fmt == "parquet":
         pf = pq.ParquetFile(fs.open_input_file(entry.path), pre_buffer=True, buffer_size=1 << 20)
         try:
@@ -109,6 +116,10 @@ def _open_reader(
 def _first_schema(
     fs: Any, entry: ListedFile, fmt: str, gzip: bool, encoding: str = "utf-8"
 ) -> tuple[pa.Schema, int | None]:
+    from dataproduct_mcp.services.stream_records import RECORD_FORMATS, record_schema
+
+    if fmt in RECORD_FORMATS:
+        return record_schema(fmt, lambda: fs.open_input_file(entry.path), gzip, encoding, local=False)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 

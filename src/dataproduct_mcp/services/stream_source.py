@@ -14,6 +14,11 @@ Per format:
 - CSV/TSV (optionally gzip): ``pyarrow.csv.open_csv`` block by block; JSON Lines (optionally
   gzip): ``pyarrow.json.open_json`` block by block. Types are inferred from the first block;
   ``rows_total`` is null (counting would read the whole file); ``start_row`` reads and drops.
+- JSON documents (an array of objects, optionally gzip), Avro object container files and xlsx
+  workbooks (the first sheet): decoded record by record into batches by :mod:`.stream_records`
+  (its docstring, :mod:`.stream_avro` and :mod:`.stream_xlsx` give the type mappings). Avro's
+  ``rows_total`` comes from its block headers (cheap, for files of up to 20,000 blocks) and
+  ``start_row`` skips whole blocks; the others' ``rows_total`` is null.
 
 A dataset (directory, glob, object storage, Delta table) streams its files in order through
 :mod:`.stream_dataset` (``SourceInfo.dataset``). :func:`open_source` is the one entry for any
@@ -36,6 +41,7 @@ import pyarrow.ipc as ipc
 import pyarrow.json as pajson
 
 from dataproduct_mcp.errors import FileNotFound, InvalidArgument, UnsupportedFormat
+from dataproduct_mcp.services.stream_records import RECORD_FORMATS, record_batches, record_schema
 from dataproduct_mcp.validators import registry
 
 if TYPE_CHECKING:
@@ -51,7 +57,7 @@ __all__ = [
     "text_stream",
 ]
 
-SOURCE_FORMATS = ("parquet", "arrow", "csv", "tsv", "jsonl")
+SOURCE_FORMATS = ("parquet", "arrow", "csv", "tsv", "jsonl", "json", "avro", "xlsx")
 TEXT_BLOCK_BYTES = 4 * 1024 * 1024
 SNIFF_BYTES = 64 * 1024
 
@@ -65,7 +71,7 @@ class SourceInfo:
     columns: tuple[str, ...] | None
     rows_total: int | None
     dataset: Any = None  # a stream_dataset.DatasetSource when the source is not one local file
-    encoding: str = "utf-8"  # of text formats (CSV, TSV, JSON Lines)
+    encoding: str = "utf-8"  # of text formats (CSV, TSV, JSON Lines, JSON)
 
 
 def open_source(
@@ -105,7 +111,7 @@ def inspect_source(
         raise UnsupportedFormat(
             f"{fmt} files cannot be streamed; streamable formats: {', '.join(SOURCE_FORMATS)}",
             format=fmt,
-            suggestion="Convert the file to Parquet, Arrow IPC, CSV, TSV or JSON Lines, or validate it instead.",
+            suggestion="Convert the file to one of the streamable formats, or validate it instead.",
         )
     try:
         schema, rows_total = _schema_and_rows(path, fmt, is_gzip, encoding)
@@ -130,6 +136,8 @@ def select_columns(schema: pa.Schema, columns: list[str] | None) -> tuple[pa.Sch
 
 
 def _schema_and_rows(path: Path, fmt: str, is_gzip: bool, encoding: str) -> tuple[pa.Schema, int | None]:
+    if fmt in RECORD_FORMATS:
+        return record_schema(fmt, lambda: open(path, "rb"), is_gzip, encoding, local=True)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -200,6 +208,10 @@ def _raw_batches(info: SourceInfo, batch_rows: int, start_row: int) -> Iterator[
         from dataproduct_mcp.services.stream_dataset import dataset_batches
 
         yield from dataset_batches(info.dataset, info.format, info.gzip, cols, start_row, info.encoding)
+        return
+    if info.format in RECORD_FORMATS:
+        opener = lambda: open(info.path, "rb")  # noqa: E731
+        yield from record_batches(info.format, opener, info.gzip, info.encoding, info.schema, batch_rows, start_row)
         return
     if info.format == "parquet":
         import pyarrow.parquet as pq
