@@ -186,9 +186,9 @@ class _Layout:
 
 
 def _blocks(fo: IO[bytes]) -> Any:
-    from dataproduct_mcp.validators.formats.avro import _fastavro
+    from dataproduct_mcp.validators.formats.avro import bounded_fastavro
 
-    return _fastavro().block_reader(fo)
+    return bounded_fastavro().block_reader(fo)
 
 
 def avro_schema(opener: Opener, *, count_rows: bool) -> tuple[pa.Schema, int | None]:

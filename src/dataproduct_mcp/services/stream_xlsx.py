@@ -38,8 +38,7 @@ from dataproduct_mcp.services.stream_records import (
     unreadable,
 )
 from dataproduct_mcp.validators.base import ValidationOptions
-from dataproduct_mcp.validators.formats.xlsx import MAX_MEMBERS, MAX_RATIO, RATIO_FLOOR
-from dataproduct_mcp.validators.formats.xlsx import _text as cell_text
+from dataproduct_mcp.validators.formats.xlsx import MAX_MEMBERS, MAX_RATIO, RATIO_FLOOR, cell_text
 
 __all__ = ["xlsx_batches", "xlsx_schema"]
 

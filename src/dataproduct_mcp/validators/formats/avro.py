@@ -13,7 +13,7 @@ not gigabytes of memory (a decompression bomb). Records are checked as they are 
 held a block at a time. (fastavro documents ``BLOCK_READERS`` as its codec extension point; the
 bound applies to any other fastavro reader in the process too, which is what a server wants.)
 fastavro is imported, and its readers replaced, when the first Avro file is validated
-(:func:`_fastavro`): detecting formats or validating other ones does not load it.
+(:func:`bounded_fastavro`): detecting formats or validating other ones does not load it.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def _bounded_reader(make: Callable[[], Any]) -> Callable[[Any], io.BytesIO]:
 
 
 @cache
-def _fastavro() -> ModuleType:
+def bounded_fastavro() -> ModuleType:
     """fastavro, with the bounded block readers installed (module docstring)."""
     import fastavro
     import fastavro.read
@@ -242,7 +242,7 @@ class AvroValidator:
             return
         ctx.check("header")
         try:
-            blocks = _fastavro().block_reader(cast(IO[bytes], _Prefixed(head, fo)))
+            blocks = bounded_fastavro().block_reader(cast(IO[bytes], _Prefixed(head, fo)))
             writer_schema = blocks.writer_schema
             codec = blocks.metadata.get("avro.codec", "null")
         except (Cancelled, TimeBudgetExceeded):

@@ -46,7 +46,7 @@ INFER_ROWS = 1000
 CHECKPOINT_ROWS = 2000
 
 
-def _text(value: Any) -> str | None:
+def cell_text(value: Any) -> str | None:
     """A cell as the text a CSV export would hold (so text and spreadsheet types agree)."""
     if value is None:
         return None
@@ -66,7 +66,7 @@ def _text(value: Any) -> str | None:
 
 def _trim(cells: Sequence[Any], width: int) -> list[str | None]:
     """Cells as text, empty trailing cells beyond the header dropped (a sheet has no row length)."""
-    texts = [_text(c) for c in cells]
+    texts = [cell_text(c) for c in cells]
     end = len(texts)
     while end > width and texts[end - 1] is None:
         end -= 1
@@ -194,7 +194,7 @@ class XlsxValidator:
         header: list[str] | None = None
         header_line = 0
         for line, cells in rows:
-            texts = [_text(c) for c in cells]
+            texts = [cell_text(c) for c in cells]
             while texts and texts[-1] is None:
                 texts.pop()
             if texts:
