@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from bench.gen_csv import CITIES, generate
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: bench/ is importable
+
+from bench.gen_csv import CITIES, generate  # noqa: E402
 from dataproduct_mcp.services.validation_contract import apply_contract, prepare_contract
 from dataproduct_mcp.validators.base import ValidationOptions
 from dataproduct_mcp.validators.registry import validate_path, validators
