@@ -308,3 +308,30 @@ def test_bad_format_or_base_uri_is_refused() -> None:
         map_dublin_core(make_product(), format="csv", base_uri=BASE)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         map_dublin_core(make_product(), base_uri="relative/path")
+
+
+def test_an_attached_data_contract_is_a_conforms_to_by_its_id() -> None:
+    from dataproduct_mcp.domain.contract import AttachedContract
+
+    def attached(contract_id: str) -> AttachedContract:
+        return AttachedContract(
+            id=contract_id,
+            version="1.0.0",
+            api_version="v3.1.0",
+            status="active",
+            table="orders",
+            sha256="0" * 64,
+            rules=1,
+            unchecked=0,
+            attached_at=datetime(2024, 3, 1, tzinfo=UTC),
+        )
+
+    uuid_id = "5f0c8f0e-7f0b-4a59-9d8e-2d1c3b4a5e6f"
+    record = map_dublin_core(make_product(contract=attached(uuid_id)), format="json", base_uri=BASE).record
+    assert record["dcterms:conformsTo"][1] == f"urn:uuid:{uuid_id}"
+    graph = dublin_core_graph(make_product(contract=attached(uuid_id)), base_uri=BASE)
+    assert URIRef(f"urn:uuid:{uuid_id}") in set(graph.objects())
+    named = map_dublin_core(make_product(contract=attached("orders-contract")), format="json", base_uri=BASE)
+    assert named.record["dcterms:conformsTo"][1] == "orders-contract"
+    assert "contract" not in named.unmapped
+    assert_round_trips(make_product(contract=attached(uuid_id)))

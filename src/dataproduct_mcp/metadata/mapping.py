@@ -23,7 +23,8 @@ Choices, so that a reader does not have to reverse-engineer them:
   ``dc:coverage``.  spatial = an IRI when given one, else a literal.
 - source = input ports (a product id becomes that product's subject IRI, an ORD id a literal; the
   one rule of :func:`~dataproduct_mcp.domain.lineage.port_ref`, which lineage and ORD resolve by);
-  relation = homepage; conformsTo = the product's table schema as compact JSON text.
+  relation = homepage; conformsTo = the product's table schema as compact JSON text, and its
+  attached ODCS data contract's id (``urn:uuid:<id>`` for a UUID, else a literal).
 - labels: mapped through the custom mappings (label key -> term); IRI-looking values become IRIs.
 - Everything else that has a value is listed in ``unmapped`` (file paths are never emitted).
 """
@@ -112,7 +113,7 @@ def _coerce(product: DataProduct | Mapping[str, Any]) -> tuple[dict[str, Any], l
     if isinstance(product, DataProduct):
         data = {name: getattr(product, name) for name in DataProduct.model_fields}
         data["schema"] = data.pop("schema_")
-        for key in ("last_validation", "last_publication"):  # the flat view the mapping reads
+        for key in ("last_validation", "last_publication", "contract"):  # the flat view the mapping reads
             if data[key] is not None:
                 data[key] = data[key].model_dump(mode="json")
         return data, []
@@ -304,6 +305,13 @@ def map_statements(
             data["schema"].model_dump(mode="json", exclude_defaults=True), separators=(",", ":"), ensure_ascii=False
         )
         b.literal("conformsTo", schema_json, "schema")
+    contract = data.get("contract")
+    if isinstance(contract, Mapping) and contract.get("id"):
+        contract_id = str(contract["id"])
+        try:  # the attached ODCS data contract, by its id (a UUID as urn:uuid:...)
+            b.add("conformsTo", URIRef(uuid.UUID(contract_id).urn))
+        except ValueError:
+            b.literal("conformsTo", contract_id, "contract.id")
 
     for key, values in (data.get("labels") or {}).items():
         label_term = mappings.get(key)

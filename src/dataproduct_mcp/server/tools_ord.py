@@ -42,8 +42,9 @@ def register(server: DataProductServer, app: Application) -> None:
         """Describe a data product in DCMI Metadata Terms (http://purl.org/dc/terms/): title, description,
         creator/publisher, subject (tags, keywords), dates (W3CDTF), dcmitype:Dataset, format (IANA media
         types of its files), identifier, language (BCP 47), license (SPDX/CC IRIs), coverage, source and
-        relation, conformsTo. `content` is the serialization; `record` the flat term -> values view;
-        `unmapped` lists fields no term carries. Give exactly one of `product_id` or `metadata`."""
+        relation, conformsTo (its schema, and its attached data contract as urn:uuid:<id>). `content` is the
+        serialization; `record` the flat term -> values view; `unmapped` lists fields no term carries. Give
+        exactly one of `product_id` or `metadata`."""
         return await ord_service.dublin_core_of(tenant(), product_id=product_id, metadata=metadata, fmt=format)
 
     @server.tool(annotations=tool_annotations("Get the ORD document", read_only=True, idempotent=True))
