@@ -11,7 +11,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +64,7 @@ class StreamServer:
     url: str
     pid: int
     tokens: dict[str, str]  # tenant -> bearer token of the MCP endpoint
+    wait: Callable[[float], int]  # the process's exit status, waiting up to that many seconds
 
     @property
     def mcp_url(self) -> str:
@@ -113,7 +114,7 @@ def run_server(home: Path, data: Path, **settings: str) -> Iterator[StreamServer
         assert url, "server did not announce its address"
         drain = threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True)  # type: ignore[union-attr]
         drain.start()
-        yield StreamServer(url, proc.pid, tokens)
+        yield StreamServer(url, proc.pid, tokens, proc.wait)
     finally:
         proc.terminate()
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,8 +87,12 @@ async def test_shutdown_closes_streaming_clients_and_the_server_exits_cleanly(
             ws = await ws_connect(stream)
             await ws.recv()
             await ws.recv()
-        with pytest.raises(ConnectionClosed) as closed:
-            for _ in range(100_000):
-                await ws.recv()
+            # SIGTERM while the client keeps reading, as a live client does (waiting for the exit
+            # first would stop this event loop, and with it the reads the close frame queues behind).
+            os.kill(srv.pid, signal.SIGTERM)
+            with pytest.raises(ConnectionClosed) as closed:
+                for _ in range(100_000):
+                    await ws.recv()
+            assert await anyio.to_thread.run_sync(srv.wait, 20) == 0  # a clean exit, open streams included
         assert closed.value.rcvd is not None and closed.value.rcvd.code in (1001, 1012)
         await ws.close()
