@@ -24,7 +24,7 @@ import openpyxl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataproduct_mcp.services.stream_source import inspect_source, iter_rows
+from dataproduct_mcp.readers.source import inspect_source, iter_rows
 
 ROOT = Path("/tmp/dpmcp-bench-records")
 MAX_SECONDS = 120.0  # per format and measure: stop repeating past this

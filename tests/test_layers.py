@@ -20,6 +20,7 @@ FORBIDDEN = {
         "app",
         "cli",
         "sources",
+        "readers",
     },
     "persistence": {"server", "services", "app", "cli", "validators", "metadata", "ord", "sources"},
     "validators": {"server", "services", "persistence", "app", "cli", "metadata", "ord"},
@@ -27,6 +28,8 @@ FORBIDDEN = {
     "ord": {"server", "services", "persistence", "app", "cli", "validators"},
     "contracts": {"server", "services", "persistence", "app", "cli", "validators", "metadata", "ord"},
     "services": {"server", "cli"},
+    # batch readers of any source: a library layer beside validators
+    "readers": {"server", "services", "persistence", "app", "cli", "metadata", "ord", "contracts", "config"},
     # where data lives: only domain and errors (validators and services use it)
     "sources": {
         "server",

@@ -21,7 +21,7 @@ import pytest
 from mcp import Client
 from tests.helpers import call_err, call_ok
 
-from dataproduct_mcp.services.stream_records import record_batches, record_schema
+from dataproduct_mcp.readers.records import record_batches, record_schema
 
 pytestmark = pytest.mark.anyio
 

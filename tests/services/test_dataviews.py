@@ -15,10 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from dataproduct_mcp.domain.dataviews import ColumnProfile, ProfileResult, TopValue
-from dataproduct_mcp.services.cells import Cells
+from dataproduct_mcp.readers.cells import Cells
+from dataproduct_mcp.readers.profiling import MisraGries
 from dataproduct_mcp.services.dataviews import PROFILE_BATCH_ROWS, DataViewService, fit_profile
 from dataproduct_mcp.services.files import PathPolicy
-from dataproduct_mcp.services.profiling import MisraGries
 
 pytestmark = pytest.mark.anyio
 

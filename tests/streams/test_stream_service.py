@@ -19,8 +19,8 @@ import pytest
 
 from dataproduct_mcp.app import Application
 from dataproduct_mcp.errors import DpError
+from dataproduct_mcp.readers.source import inspect_source, iter_rows
 from dataproduct_mcp.services.stream_encoding import FrameProducer, encode_bounded
-from dataproduct_mcp.services.stream_source import inspect_source, iter_rows
 from dataproduct_mcp.services.streams import StreamLimits, StreamService
 from tests.streams.client import parse_batch
 from tests.streams.conftest import make_table

@@ -1,7 +1,7 @@
 """Results of the data views: ``preview_data`` (the first rows of a source) and ``profile``
 (per-column figures over the whole source, streamed).
 
-Values are JSON-safe (:mod:`dataproduct_mcp.services.cells`): dates and timestamps as ISO 8601
+Values are JSON-safe (:mod:`dataproduct_mcp.readers.cells`): dates and timestamps as ISO 8601
 strings, decimals as strings, binary as ``{"$base64": ..., "length": n}``, NaN and infinities as
 the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``; strings longer than the documented limits
 are cut and end with ``…`` (the result says so: ``values_truncated``). Both results are fitted to

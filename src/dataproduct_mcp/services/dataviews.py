@@ -5,11 +5,11 @@ A source is anything ``validate_file`` accepts that has a batch reader: one loca
 directory, a glob, an ``s3://`` object or prefix, Hive partitions, a Delta table (``@v<N>``) of
 Parquet, Arrow/Feather, CSV, TSV, JSON Lines or JSON arrays (gzip too), Avro or xlsx (the first
 sheet). It is opened once, through the path policy, by
-:func:`~dataproduct_mcp.services.stream_source.open_source` — the reader ``open_stream`` uses — and
+:meth:`~dataproduct_mcp.services.files.PathPolicy.open_source` — the reader ``open_stream`` uses — and
 read in a worker thread:
 
 - preview reads ``rows + 1`` rows (to tell ``more_rows``) and closes the reader;
-- profile streams every batch through :mod:`.profiling` until the end, ``max_rows`` rows
+- profile streams every batch through :mod:`dataproduct_mcp.readers.profiling` until the end, ``max_rows`` rows
   (``reason: row-limit``) or the time budget (``DPMCP_VALIDATION_TIME_BUDGET_SECONDS``,
   ``reason: time-budget``); a cancelled call stops its thread at the next batch.
 
@@ -50,7 +50,7 @@ from dataproduct_mcp.services.validation import codec_name
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from dataproduct_mcp.services.stream_source import SourceInfo
+    from dataproduct_mcp.readers.source import SourceInfo
 
 __all__ = ["PROFILE_BATCH_ROWS", "DataViewService", "fit_preview", "fit_profile"]
 
@@ -111,7 +111,7 @@ def _batches(info: SourceInfo, batch_rows: int) -> Generator[pa.RecordBatch, Non
     dataset are mapped already)."""
     import pyarrow as pa
 
-    from dataproduct_mcp.services.stream_source import iter_rows
+    from dataproduct_mcp.readers.source import iter_rows
 
     rows = iter_rows(info, batch_rows, 0)
     try:
@@ -158,9 +158,8 @@ class DataViewService:
         return columns
 
     def _open(self, path: str, format: str | None, columns: list[str] | None, encoding: str) -> SourceInfo:
-        from dataproduct_mcp.services.stream_source import open_source
 
-        return open_source(self.policy, path, format, columns, encoding)
+        return self.policy.open_source(path, format, columns, encoding)
 
     async def _run(self, work: Callable[[threading.Event], Any]) -> Any:
         abandoned = threading.Event()
@@ -188,7 +187,7 @@ class DataViewService:
         codec = codec_name(encoding)
 
         def work(_: threading.Event) -> PreviewResult:
-            from dataproduct_mcp.services.cells import PREVIEW_CHARS, Cells
+            from dataproduct_mcp.readers.cells import PREVIEW_CHARS, Cells
 
             info = self._open(path, format, selected, codec)
             batches = _batches(info, rows + 1)
@@ -252,8 +251,8 @@ class DataViewService:
         encoding: str,
         abandoned: threading.Event,
     ) -> ProfileResult:
-        from dataproduct_mcp.services.cells import PROFILE_CHARS, Cells
-        from dataproduct_mcp.services.profiling import ColumnProfiler
+        from dataproduct_mcp.readers.cells import PROFILE_CHARS, Cells
+        from dataproduct_mcp.readers.profiling import ColumnProfiler
 
         started = self.clock()
         info = self._open(path, format, columns, encoding)

@@ -29,6 +29,7 @@ from dataproduct_mcp.sources.uri import SourceSpec, UriPrefix, is_uri, parse_sou
 
 if TYPE_CHECKING:
     from dataproduct_mcp.config import Settings
+    from dataproduct_mcp.readers.source import SourceInfo
     from dataproduct_mcp.sources.listing import Listing
 
 __all__ = ["FileIdentity", "PathPolicy", "storage_from"]
@@ -152,6 +153,19 @@ class PathPolicy:
             return ident.size, ident.mtime_ns
         listing = self.listing(raw)
         return listing.total_bytes, listing.latest_mtime_ns
+
+    def open_source(
+        self, raw: str, declared: str | None, columns: list[str] | None, encoding: str = "utf-8"
+    ) -> SourceInfo:
+        """Any source a caller names — one local file, or a directory, glob, ``s3://`` object or
+        prefix, Hive partitions, a Delta table — checked by this policy, then opened by the batch
+        readers (:mod:`dataproduct_mcp.readers`; blocking, imports pyarrow on first use)."""
+        from dataproduct_mcp.readers.dataset import inspect_listing
+        from dataproduct_mcp.readers.source import inspect_source
+
+        if self.is_local_file(raw):
+            return inspect_source(self.identify(raw).real_path, declared, columns, encoding)
+        return inspect_listing(self.listing(raw, format=declared), self.storage, declared, columns, encoding)
 
     def listing(self, raw: str, *, format: str | None = None) -> Listing:
         """Resolve any source into its listing (blocking: it lists directories or object storage)."""

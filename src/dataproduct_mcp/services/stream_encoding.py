@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 
 from dataproduct_mcp.errors import InvalidArgument, TooLarge
-from dataproduct_mcp.services.stream_source import SourceInfo, iter_rows
+from dataproduct_mcp.readers.source import SourceInfo, iter_rows
 
 __all__ = ["OUTPUT_FORMATS", "Frame", "FrameProducer", "check_output_schema", "csv_header", "encode_bounded"]
 

@@ -47,7 +47,7 @@ from dataproduct_mcp.services.files import PathPolicy
 from dataproduct_mcp.services.products import ProductService
 
 if TYPE_CHECKING:
-    from dataproduct_mcp.services.stream_source import SourceInfo
+    from dataproduct_mcp.readers.source import SourceInfo
 
 __all__ = ["StreamLimits", "StreamService", "StreamSession"]
 
@@ -276,9 +276,8 @@ class StreamService:
     def _inspect(self, source: str, declared: str | None, columns: list[str] | None) -> SourceInfo:
         """One local file as before; any other source (directory, glob, object storage, Delta
         table) as a dataset streaming its files in order (blocking)."""
-        from dataproduct_mcp.services.stream_source import open_source  # pyarrow: at the first stream
 
-        return open_source(self.policy, source, declared, columns)
+        return self.policy.open_source(source, declared, columns)
 
     def _check_capacity(self, tenant: str) -> None:
         if not self._accepting:

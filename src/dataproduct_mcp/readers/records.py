@@ -1,6 +1,6 @@
 """Record batches from the formats pyarrow has no batch reader for: JSON documents (a top-level
-array of objects), Avro object container files (:mod:`.stream_avro`) and xlsx workbooks
-(:mod:`.stream_xlsx`). :mod:`.stream_source` and :mod:`.stream_dataset` call them through
+array of objects), Avro object container files (:mod:`.avro`) and xlsx workbooks
+(:mod:`.xlsx`). :mod:`.source` and :mod:`.dataset` call them through
 :func:`record_schema` and :func:`record_batches`, with an ``opener`` that opens the file (a local
 path or an object of a dataset's filesystem), so every caller of the one reader gets them.
 
@@ -65,11 +65,11 @@ def record_schema(fmt: str, opener: Opener, gzip: bool, encoding: str, *, local:
     """``(schema, rows_total)`` of a file of one of :data:`RECORD_FORMATS` (``local``: a file on
     this machine, where Avro's row count is cheap to read)."""
     if fmt == "avro":
-        from dataproduct_mcp.services.stream_avro import avro_schema
+        from dataproduct_mcp.readers.avro import avro_schema
 
         return avro_schema(opener, count_rows=local)
     if fmt == "xlsx":
-        from dataproduct_mcp.services.stream_xlsx import xlsx_schema
+        from dataproduct_mcp.readers.xlsx import xlsx_schema
 
         return xlsx_schema(opener), None
     return guarded(fmt, lambda: _json_schema(opener, gzip, encoding)), None
@@ -82,11 +82,11 @@ def record_batches(
     batches wholly before ``start_row`` may be skipped without being built."""
     rows = max(1, min(block_rows, MAX_BLOCK_ROWS))
     if fmt == "avro":
-        from dataproduct_mcp.services.stream_avro import avro_batches
+        from dataproduct_mcp.readers.avro import avro_batches
 
         return avro_batches(opener, schema, rows, start_row)
     if fmt == "xlsx":
-        from dataproduct_mcp.services.stream_xlsx import xlsx_batches
+        from dataproduct_mcp.readers.xlsx import xlsx_batches
 
         return xlsx_batches(opener, schema, rows)
     return _json_batches(opener, gzip, encoding, schema, rows)
@@ -235,7 +235,7 @@ class _json_file:
     """The file's text as UTF-8 bytes (gunzipped, transcoded), as a context manager."""
 
     def __init__(self, opener: Opener, gzip: bool, encoding: str) -> None:
-        from dataproduct_mcp.services.stream_source import text_stream
+        from dataproduct_mcp.readers.source import text_stream
 
         self.raw = opener()
         try:

@@ -34,7 +34,7 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from dataproduct_mcp.services.stream_records import (
+from dataproduct_mcp.readers.records import (
     BLOCK_BYTES,
     Opener,
     guarded,

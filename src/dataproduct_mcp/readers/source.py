@@ -15,14 +15,15 @@ Per format:
   gzip): ``pyarrow.json.open_json`` block by block. Types are inferred from the first block;
   ``rows_total`` is null (counting would read the whole file); ``start_row`` reads and drops.
 - JSON documents (an array of objects, optionally gzip), Avro object container files and xlsx
-  workbooks (the first sheet): decoded record by record into batches by :mod:`.stream_records`
-  (its docstring, :mod:`.stream_avro` and :mod:`.stream_xlsx` give the type mappings). Avro's
+  workbooks (the first sheet): decoded record by record into batches by :mod:`.records`
+  (its docstring, :mod:`.avro` and :mod:`.xlsx` give the type mappings). Avro's
   ``rows_total`` comes from its block headers (cheap, for files of up to 20,000 blocks) and
   ``start_row`` skips whole blocks; the others' ``rows_total`` is null.
 
 A dataset (directory, glob, object storage, Delta table) streams its files in order through
-:mod:`.stream_dataset` (``SourceInfo.dataset``). :func:`open_source` is the one entry for any
-source named by a caller (path policy first): ``open_stream``, ``preview_data`` and ``profile``.
+:mod:`.dataset` (``SourceInfo.dataset``). ``PathPolicy.open_source``
+(:mod:`dataproduct_mcp.services.files`) is the one entry for any source a caller names (the path
+policy first, then these readers): ``open_stream``, ``preview_data`` and ``profile``.
 
 Text formats are UTF-8 unless ``encoding`` names another Python codec: the bytes are then
 transcoded to UTF-8 as they are read (``pyarrow.transcoding_input_stream``).
@@ -33,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -41,18 +42,14 @@ import pyarrow.ipc as ipc
 import pyarrow.json as pajson
 
 from dataproduct_mcp.errors import FileNotFound, InvalidArgument, UnsupportedFormat
-from dataproduct_mcp.services.stream_records import RECORD_FORMATS, record_batches, record_schema
+from dataproduct_mcp.readers.records import RECORD_FORMATS, record_batches, record_schema
 from dataproduct_mcp.validators import registry
-
-if TYPE_CHECKING:
-    from dataproduct_mcp.services.files import PathPolicy
 
 __all__ = [
     "SOURCE_FORMATS",
     "SourceInfo",
     "inspect_source",
     "iter_rows",
-    "open_source",
     "select_columns",
     "text_stream",
 ]
@@ -70,21 +67,8 @@ class SourceInfo:
     schema: pa.Schema
     columns: tuple[str, ...] | None
     rows_total: int | None
-    dataset: Any = None  # a stream_dataset.DatasetSource when the source is not one local file
+    dataset: Any = None  # a readers.dataset.DatasetSource when the source is not one local file
     encoding: str = "utf-8"  # of text formats (CSV, TSV, JSON Lines, JSON)
-
-
-def open_source(
-    policy: PathPolicy, source: str, declared: str | None, columns: list[str] | None, encoding: str = "utf-8"
-) -> SourceInfo:
-    """Any source a caller names — one local file, or a directory, glob, ``s3://`` object or prefix,
-    Hive partitions, a Delta table — checked by the path policy and inspected (blocking)."""
-    from dataproduct_mcp.services.stream_dataset import inspect_listing
-
-    if policy.is_local_file(source):
-        return inspect_source(policy.identify(source).real_path, declared, columns, encoding)
-    listing = policy.listing(source, format=declared)
-    return inspect_listing(listing, policy.storage, declared, columns, encoding)
 
 
 def text_stream(raw: Any, encoding: str) -> Any:
@@ -205,7 +189,7 @@ def _raw_batches(info: SourceInfo, batch_rows: int, start_row: int) -> Iterator[
     """``(first_row, batch)`` pairs from the file; batches before ``start_row`` may be skipped whole."""
     cols = list(info.columns) if info.columns else None
     if info.dataset is not None:
-        from dataproduct_mcp.services.stream_dataset import dataset_batches
+        from dataproduct_mcp.readers.dataset import dataset_batches
 
         yield from dataset_batches(info.dataset, info.format, info.gzip, cols, start_row, info.encoding)
         return

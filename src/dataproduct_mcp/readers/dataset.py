@@ -25,7 +25,7 @@ from dataproduct_mcp.sources.listing import ListedFile, Listing
 from dataproduct_mcp.sources.storage import Storage, storage_error
 
 if TYPE_CHECKING:
-    from dataproduct_mcp.services.stream_source import SourceInfo
+    from dataproduct_mcp.readers.source import SourceInfo
 
 __all__ = ["DatasetSource", "dataset_batches", "inspect_dataset", "inspect_listing"]
 
@@ -69,8 +69,8 @@ def _open_reader(
     import pyarrow.json as pajson
     import pyarrow.parquet as pq
 
-    from dataproduct_mcp.services.stream_records import RECORD_FORMATS, record_batches, record_schema
-    from dataproduct_mcp.services.stream_source import text_stream
+    from dataproduct_mcp.readers.records import RECORD_FORMATS, record_batches, record_schema
+    from dataproduct_mcp.readers.source import text_stream
 
     if fmt in RECORD_FORMATS:
         opener = lambda: fs.open_input_file(entry.path)  # noqa: E731
@@ -116,7 +116,7 @@ def _open_reader(
 def _first_schema(
     fs: Any, entry: ListedFile, fmt: str, gzip: bool, encoding: str = "utf-8"
 ) -> tuple[pa.Schema, int | None]:
-    from dataproduct_mcp.services.stream_records import RECORD_FORMATS, record_schema
+    from dataproduct_mcp.readers.records import RECORD_FORMATS, record_schema
 
     if fmt in RECORD_FORMATS:
         return record_schema(fmt, lambda: fs.open_input_file(entry.path), gzip, encoding, local=False)
@@ -153,7 +153,7 @@ def inspect_dataset(
 ) -> tuple[DatasetSource, str, bool]:
     """``(dataset, format, gzip)``: the format (extensions, else the first file's content), the
     schemas and the per-file row counts known from metadata."""
-    from dataproduct_mcp.services.stream_source import SOURCE_FORMATS
+    from dataproduct_mcp.readers.source import SOURCE_FORMATS
     from dataproduct_mcp.validators import registry
 
     if not listing.files:
@@ -247,7 +247,7 @@ def inspect_listing(
     encoding: str = "utf-8",
 ) -> SourceInfo:
     """The stream source of a dataset (blocking)."""
-    from dataproduct_mcp.services.stream_source import SourceInfo, select_columns
+    from dataproduct_mcp.readers.source import SourceInfo, select_columns
 
     dataset, fmt, gzip = inspect_dataset(listing, storage, declared_format, encoding)
     schema, selected = select_columns(dataset_schema(dataset), columns)

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dataproduct_mcp.domain.dataviews import ColumnProfile, TopValue
-from dataproduct_mcp.services.cells import Cells, python_values
+from dataproduct_mcp.readers.cells import Cells, python_values
 
 __all__ = [
     "EXACT_DISTINCT_CAP",

@@ -29,7 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from dataproduct_mcp.services.stream_records import (
+from dataproduct_mcp.readers.records import (
     INFER_RECORDS,
     Opener,
     column_array,
