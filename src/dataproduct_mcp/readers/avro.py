@@ -41,22 +41,13 @@ from dataproduct_mcp.readers.records import (
     guarded_iter,
     records_batch,
 )
+from dataproduct_mcp.validators.formats.avro import PRIMITIVE_ARROW
 
 __all__ = ["avro_batches", "avro_schema"]
 
 COUNT_BLOCK_LIMIT = 20_000
 VALUE_COLUMN = "value"
 
-_PRIMITIVE: dict[str, pa.DataType] = {
-    "null": pa.null(),
-    "boolean": pa.bool_(),
-    "int": pa.int32(),
-    "long": pa.int64(),
-    "float": pa.float32(),
-    "double": pa.float64(),
-    "bytes": pa.binary(),
-    "string": pa.string(),
-}
 _LOGICAL: dict[str, pa.DataType] = {  # keyed as fastavro's LOGICAL_READERS: what it converts
     "int-date": pa.date32(),
     "long-timestamp-millis": pa.timestamp("ms", tz="UTC"),
@@ -80,8 +71,8 @@ def _native(avro: Any, named: dict[str, Any], stack: tuple[str, ...]) -> tuple[p
             raise _NotNative
         return _native(branches[0], named, stack)[0], len(branches) < len(avro)
     if isinstance(avro, str):
-        if avro in _PRIMITIVE:
-            return _PRIMITIVE[avro], False
+        if avro in PRIMITIVE_ARROW:
+            return PRIMITIVE_ARROW[avro], False
         if avro in stack or avro not in named:
             raise _NotNative  # recursive
         return _native(named[avro], named, stack)[0], False

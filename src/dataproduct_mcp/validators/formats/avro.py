@@ -124,7 +124,8 @@ def bounded_fastavro() -> ModuleType:
     return fastavro
 
 
-_PRIMITIVE_ARROW: dict[str, pa.DataType] = {
+#: Avro primitive types as Arrow types (the stream readers use the same map: readers/avro.py).
+PRIMITIVE_ARROW: dict[str, pa.DataType] = {
     "null": pa.null(),
     "boolean": pa.bool_(),
     "int": pa.int32(),
@@ -178,13 +179,13 @@ def _field_type(avro_type: Any) -> tuple[pa.DataType | None, bool, str]:
         if logical == "decimal":
             return pa.float64(), nullable, "decimal"
         kind = avro_type.get("type")
-        if isinstance(kind, str) and kind in _PRIMITIVE_ARROW:
-            return _PRIMITIVE_ARROW[kind], nullable, kind
+        if isinstance(kind, str) and kind in PRIMITIVE_ARROW:
+            return PRIMITIVE_ARROW[kind], nullable, kind
         if kind == "enum":
             return pa.string(), nullable, "enum"
         return None, nullable, str(kind)
-    if isinstance(avro_type, str) and avro_type in _PRIMITIVE_ARROW:
-        return _PRIMITIVE_ARROW[avro_type], nullable, avro_type
+    if isinstance(avro_type, str) and avro_type in PRIMITIVE_ARROW:
+        return PRIMITIVE_ARROW[avro_type], nullable, avro_type
     return None, nullable, str(avro_type)
 
 
