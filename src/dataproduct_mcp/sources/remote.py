@@ -10,6 +10,10 @@ file:
   it is ahead of it; the fetch thread stays at most ``ahead`` blocks past the furthest block a
   reader asked for, and blocks more than one block behind the latest read are dropped — memory is
   ``(ahead + 2) × block_bytes`` plus the largest single read (a Parquet row group when pre-buffered);
+* a read inside one block is a view of it, not a copy (:meth:`RemoteObject.read_view`, the
+  handle's ``read_buffer``, which pyarrow's file wrapper prefers to ``read``): the block lives as
+  long as the reader holds the view — pyarrow holds a row group's column chunks while it decodes
+  them, so memory stays within the row group plus the window; ``read`` still returns ``bytes``;
 * a read outside the window (the footer at the end, a look back at a dropped block) is a direct
   ranged read; the object's last ``TAIL_BYTES`` are fetched once and kept, since container
   formats read their footer more than once;
@@ -124,6 +128,11 @@ class RemoteObject:
     # -- reads from handles ----------------------------------------------------------------------
     def read_range(self, offset: int, length: int) -> bytes:
         """``length`` bytes at ``offset`` (fewer at the end of the object)."""
+        return bytes(self.read_view(offset, length))
+
+    def read_view(self, offset: int, length: int) -> bytes | memoryview:
+        """:meth:`read_range` without a copy where the range lies in one fetched block: a
+        read-only view of it (which keeps that block alive while the caller holds it)."""
         length = max(0, min(length, self.size - offset))
         if length == 0:
             return b""
@@ -146,7 +155,7 @@ class RemoteObject:
                 parts.append(self._direct(start, stop - start))
                 continue
             base = index * self.block_bytes
-            parts.append(block[max(0, offset - base) : min(len(block), offset + length - base)])
+            parts.append(memoryview(block)[max(0, offset - base) : min(len(block), offset + length - base)])
         with self._cond:
             low = max(self._low, first - 1)
             for index in [i for i in self._blocks if i < low]:
@@ -162,11 +171,11 @@ class RemoteObject:
                 raise OSError(f"reading {self.uri} failed")
             return self._blocks.get(index)
 
-    def _direct(self, offset: int, length: int) -> bytes:
+    def _direct(self, offset: int, length: int) -> bytes | memoryview:
         if offset >= self._tail_start:
             if self._tail is None:
                 self._tail = self._read_at(self._tail_start, self.size - self._tail_start)
-            return self._tail[offset - self._tail_start : offset - self._tail_start + length]
+            return memoryview(self._tail)[offset - self._tail_start : offset - self._tail_start + length]
         return self._fetch_range(offset, length)
 
     # -- life ------------------------------------------------------------------------------------
@@ -228,9 +237,14 @@ class _Handle(io.RawIOBase):
         return self._obj.size
 
     def read(self, n: int | None = -1) -> bytes:
+        return bytes(self.read_buffer(n))
+
+    def read_buffer(self, n: int | None = -1) -> bytes | memoryview:
+        """:meth:`read` without a copy where it can (:meth:`RemoteObject.read_view`): pyarrow's
+        file wrapper calls it instead of ``read`` and keeps the view as the buffer it decodes."""
         if n is None or n < 0:
             n = self._obj.size - self._pos
-        data = self._obj.read_range(self._pos, n)
+        data = self._obj.read_view(self._pos, n)
         self._pos += len(data)
         return data
 
@@ -239,7 +253,7 @@ class _Handle(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        data = self.read(len(view))
+        data = self.read_buffer(len(view))
         view[: len(data)] = data
         return len(data)
 
