@@ -52,3 +52,16 @@ def test_pyarrow_decodes_a_parquet_object_from_the_views(s3: S3Server) -> None:
         assert pa.Table.from_batches(batches).equals(table)
         pf.close()
         assert obj.sha256() == hashlib.sha256(data).hexdigest()
+
+
+def test_an_object_of_at_most_two_blocks_is_fetched_in_one_request(s3: S3Server) -> None:
+    bucket = s3.bucket()
+    for size, reads in ((2 * BLOCK, 1), (2 * BLOCK + 1, 3)):
+        data = os.urandom(size)
+        s3.put(f"{bucket}/o{size}", data)
+        with RemoteObject(s3.fs(), f"{bucket}/o{size}", size, f"s3://{bucket}/o{size}", block_bytes=BLOCK) as obj:
+            assert obj.blocks == reads
+            handle = obj.open()
+            assert bytes(handle.read_buffer(-1)) == data
+            assert obj.sha256() == hashlib.sha256(data).hexdigest()
+            assert obj.requests == 1 + reads  # the open, then one ranged read per block

@@ -10,6 +10,7 @@ file:
   it is ahead of it; the fetch thread stays at most ``ahead`` blocks past the furthest block a
   reader asked for, and blocks more than one block behind the latest read are dropped — memory is
   ``(ahead + 2) × block_bytes`` plus the largest single read (a Parquet row group when pre-buffered);
+* an object of at most two blocks is fetched as one block (one request; memory as for two);
 * a read inside one block is a view of it, not a copy (:meth:`RemoteObject.read_view`, the
   handle's ``read_buffer``, which pyarrow's file wrapper prefers to ``read``): the block lives as
   long as the reader holds the view — pyarrow holds a row group's column chunks while it decodes
@@ -48,7 +49,10 @@ class RemoteObject:
         self.path = path
         self.size = size
         self.uri = uri
-        self.block_bytes = max(64 * 1024, block_bytes)
+        block = max(64 * 1024, block_bytes)
+        # An object of at most two blocks is one block: one request instead of two (servers such
+        # as moto copy the whole object per ranged GET), within the same memory bound.
+        self.block_bytes = max(block, size) if size <= 2 * block else block
         self.ahead = max(1, ahead)
         self.failure: DpError | None = None
         self.requests = 0
